@@ -1,0 +1,52 @@
+# The two commands of the course: `make book` and `make test`. Each creates .venv and installs first.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
+# CI and the tests use the shared copy of the data; elsewhere data/ or PNEUMO_DATA_DIR.
+
+.PHONY: install book test lab lint format benchmark clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if (3, 10) <= v <= (3, 12) else "Python 3.10-3.12 is needed, found %d.%d: run make PYTHON=python3.12 ..." % v)'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (pneumo-course)" >/dev/null
+	touch $(STAMP)
+
+## Build the site with every chapter executed into _build/html (outputs cached in _build/.jupyter_cache).
+book: install
+	$(BIN)/jupyter-book build --warningiserror --keep-going .
+	@echo "Open _build/html/index.html"
+
+## Lint, unit tests, every notebook under nbval, then the site built from that one execution and checked.
+test: install
+	rm -rf _build/html _build/jupyter_execute _build/.doctrees
+	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=1200 tests chapters --ignore=tests/site
+	$(BIN)/jupyter-book build --warningiserror --keep-going .
+	$(BIN)/python -m pytest -p no:cacheprovider tests/site
+
+## JupyterLab on the chapters.
+lab: install
+	$(BIN)/jupyter lab chapters
+
+lint: install
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+## Model quality and time over 3 seeds on the quick profile.
+benchmark: install
+	$(BIN)/python benchmarks/run.py --seeds 3 --profile quick --out benchmarks/results.json
+
+clean:
+	rm -rf _build

@@ -1,0 +1,132 @@
+"""Measure model quality and training time: mean and spread over several seeds.
+
+Usage::
+
+    python benchmarks/run.py --models baseline_cnn --seeds 3 --profile quick \
+        --out benchmarks/results.json
+
+Writes ``{model: {metric: {"mean", "std", "values"}}}`` for ``auc``, ``accuracy``,
+``sensitivity``, ``specificity`` (test split, threshold chosen on validation by Youden's J),
+``train_seconds`` and ``params``, and a Markdown table beside the JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+from pneumo_helpers import config, data, evaluation, recipes  # noqa: E402
+
+METRICS = ("auc", "accuracy", "sensitivity", "specificity", "train_seconds", "params")
+
+
+def summarise(values: list[float]) -> dict:
+    """Return mean, sample standard deviation and the raw values."""
+    import numpy as np
+
+    array = np.asarray(values, dtype=float)
+    std = float(array.std(ddof=1)) if len(array) > 1 else 0.0
+    return {"mean": float(array.mean()), "std": std, "values": [float(v) for v in array]}
+
+
+def run_model(name: str, dataset, profile, seeds: list[int]) -> dict:
+    """Train and evaluate one model once per seed; return its summary."""
+    per_metric: dict[str, list[float]] = {m: [] for m in METRICS}
+    for seed in seeds:
+        trained = recipes.RECIPES[name](dataset, profile, seed=seed)
+        result = trained.result
+        scores = evaluation.evaluate_model(
+            result.model,
+            trained.val_data,
+            trained.test_data,
+            dataset.val.labels,
+            dataset.test.labels,
+        )
+        for metric in ("auc", "accuracy", "sensitivity", "specificity"):
+            per_metric[metric].append(scores[metric])
+        per_metric["train_seconds"].append(result.seconds)
+        per_metric["params"].append(result.model.count_params())
+        print(
+            f"{name} seed {seed}: AUC {scores['auc']:.3f}  acc {scores['accuracy']:.3f}  "
+            f"sens {scores['sensitivity']:.3f}  spec {scores['specificity']:.3f}  "
+            f"{result.seconds:.0f} s ({result.epochs_run} epochs)",
+            flush=True,
+        )
+    return {metric: summarise(values) for metric, values in per_metric.items()}
+
+
+def markdown_table(results: dict, meta: dict) -> str:
+    """Render the results as a Markdown table."""
+    lines = [
+        f"# Benchmark results ({meta['profile']} profile)",
+        "",
+        f"Mean ± standard deviation over seeds {meta['seeds']}; test split, threshold chosen "
+        f"on validation (Youden's J). Machine: {meta['machine']}. Date: {meta['date']}.",
+        "",
+        "| model | AUC | accuracy | sensitivity | specificity | train seconds | params |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, metrics in results.items():
+        cells = [f"{metrics[m]['mean']:.3f} ± {metrics[m]['std']:.3f}" for m in METRICS[:4]]
+        cells.append(
+            f"{metrics['train_seconds']['mean']:.0f} ± {metrics['train_seconds']['std']:.0f}"
+        )
+        cells.append(f"{metrics['params']['mean']:,.0f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=list(recipes.RECIPES),
+        help=f"models to run: {', '.join(recipes.RECIPES)}",
+    )
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0, 1, ...)")
+    parser.add_argument("--profile", default=None, help="quick or full (default: as configured)")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results.json"))
+    args = parser.parse_args(argv)
+
+    unknown = [m for m in args.models if m not in recipes.RECIPES]
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; choose from {sorted(recipes.RECIPES)}")
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
+    try:
+        profile = config.profile(args.profile)
+        dataset = data.load_pneumoniamnist(size=profile.image_size)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    seeds = list(range(args.seeds))
+    results = {name: run_model(name, dataset, profile, seeds) for name in args.models}
+    meta = {
+        "profile": profile.name,
+        "seeds": seeds,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}",
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    existing = {}
+    if args.out.exists():
+        existing = json.loads(args.out.read_text()).get("models", {})
+    existing.update(results)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"meta": meta, "models": existing}, indent=2) + "\n")
+    args.out.with_suffix(".md").write_text(markdown_table(existing, meta))
+    print(markdown_table(results, meta))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

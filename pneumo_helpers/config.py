@@ -1,0 +1,149 @@
+"""Profiles, paths and seeds: the settings every chapter reads once.
+
+Two profiles size every chapter:
+
+* ``quick``: a 2-core laptop CPU or CI; 28 px images and few epochs, minutes per chapter.
+* ``full``: a GPU (e.g. Colab T4); larger images and full training, about 15 minutes a chapter.
+
+``PNEUMO_PROFILE=quick|full`` chooses one; unset, ``full`` is used when TensorFlow sees
+a GPU and ``quick`` otherwise. ``PNEUMO_DATA_DIR`` sets where data sets are read and
+downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+PROFILE_ENV = "PNEUMO_PROFILE"
+DATA_DIR_ENV = "PNEUMO_DATA_DIR"
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+_REPO_ROOT = _PACKAGE_DIR.parent
+
+
+class ConfigError(ValueError):
+    """A course setting (an environment variable or argument) has an invalid value."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How large a chapter's run is: image size, epochs, batch size and bootstrap size.
+
+    Attributes
+    ----------
+    name : ``"quick"`` or ``"full"``.
+    image_size : side in pixels of the MedMNIST file the chapters read (28, 64, 128, 224).
+    epochs : maximum training epochs for a chapter's main model (early stopping may end sooner).
+    batch_size : mini-batch size.
+    patience : epochs without a better validation AUC before early stopping.
+    n_bootstrap : bootstrap resamples for confidence intervals.
+    """
+
+    name: str
+    image_size: int
+    epochs: int
+    batch_size: int
+    patience: int
+    n_bootstrap: int
+
+    def as_dict(self) -> dict:
+        """Return the profile as a plain dictionary (for tables and logs)."""
+        return asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    "quick": Profile(
+        name="quick", image_size=28, epochs=12, batch_size=64, patience=4, n_bootstrap=500
+    ),
+    "full": Profile(
+        name="full", image_size=128, epochs=30, batch_size=64, patience=6, n_bootstrap=2000
+    ),
+}
+
+
+def gpu_available() -> bool:
+    """Return True when TensorFlow can see at least one GPU."""
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def profile(name: str | None = None) -> Profile:
+    """Return the active profile.
+
+    Args:
+        name: ``"quick"`` or ``"full"``. When None, ``PNEUMO_PROFILE`` decides; when that
+            is unset too, ``full`` if TensorFlow sees a GPU, else ``quick``.
+
+    Raises:
+        ConfigError: the name (or the environment variable) is not a known profile.
+    """
+    source = "argument 'name'"
+    if name is None:
+        name = os.environ.get(PROFILE_ENV, "").strip() or None
+        source = f"environment variable {PROFILE_ENV}"
+    if name is None:
+        return PROFILES["full" if gpu_available() else "quick"]
+    key = name.strip().lower()
+    if key not in PROFILES:
+        raise ConfigError(
+            f"{source} is {name!r}, which is not a profile. "
+            f"Use one of {sorted(PROFILES)} (e.g. export {PROFILE_ENV}=quick), "
+            "or leave it unset to choose by whether a GPU is present."
+        )
+    return PROFILES[key]
+
+
+def in_checkout() -> bool:
+    """Return True when the package is imported from a clone of the course repository."""
+    return (_REPO_ROOT / "_config.yml").is_file() and (_REPO_ROOT / "chapters").is_dir()
+
+
+def repo_root() -> Path | None:
+    """Return the course repository's root when running from a checkout, else None."""
+    return _REPO_ROOT if in_checkout() else None
+
+
+def data_dir() -> Path:
+    """Return the data directory, creating nothing.
+
+    ``PNEUMO_DATA_DIR`` wins (relative paths are taken from the current directory);
+    otherwise the repository's ``data/`` in a checkout, or a per-user cache directory
+    (e.g. ``~/.cache/pneumo-course`` on Linux and Colab).
+    """
+    configured = os.environ.get(DATA_DIR_ENV, "").strip()
+    if configured:
+        path = Path(configured).expanduser()
+        if path.exists() and not path.is_dir():
+            raise ConfigError(
+                f"{DATA_DIR_ENV}={configured!r} is a file, not a directory. "
+                "Point it at the folder that holds pneumoniamnist.npz."
+            )
+        return path.resolve()
+    if in_checkout():
+        return _REPO_ROOT / "data"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("pneumo-course"))
+
+
+def set_seed(seed: int = 42) -> None:
+    """Seed Python, NumPy and TensorFlow/Keras so that a chapter's run is reproducible.
+
+    On a CPU the same seed gives the same numbers; GPU kernels may still differ slightly.
+    """
+    if not isinstance(seed, int | np.integer) or isinstance(seed, bool) or seed < 0:
+        raise ConfigError(f"seed must be a non-negative integer, got {seed!r}.")
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 - seeds the legacy global generator students use
+    try:
+        import keras
+    except ImportError:  # pragma: no cover - TensorFlow is a course requirement
+        return
+    keras.utils.set_random_seed(int(seed))

@@ -1,0 +1,330 @@
+"""Evaluation: scores into clinical metrics, thresholds, confidence intervals and plots.
+
+Clinical words first: *sensitivity* (recall, true-positive rate) is the share of pneumonia
+cases the model finds; *specificity* (true-negative rate) the share of normal X-rays it
+leaves alone. The threshold that turns a score into a decision is chosen on the
+validation split only, never on the test split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from . import plots
+
+_METRIC_NAMES = ("auc", "accuracy", "sensitivity", "specificity", "precision", "npv", "f1")
+
+
+def _check_binary(y_true, y_score, *, need_both: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Validate labels and scores; return them as flat numpy arrays."""
+    y_true = np.asarray(y_true)
+    y_score = np.asarray(y_score, dtype=float)
+    if y_true.ndim > 1:
+        y_true = y_true.reshape(len(y_true), -1)
+        if y_true.shape[1] != 1:
+            raise ValueError(f"y_true must be one label per image, got shape {y_true.shape}.")
+        y_true = y_true[:, 0]
+    if y_score.ndim > 1:
+        y_score = y_score.reshape(len(y_score), -1)
+        if y_score.shape[1] != 1:
+            raise ValueError(
+                f"y_score must be one pneumonia score per image, got shape {y_score.shape}."
+            )
+        y_score = y_score[:, 0]
+    if len(y_true) != len(y_score):
+        raise ValueError(
+            f"y_true and y_score differ in length ({len(y_true)} vs {len(y_score)}): "
+            "pass one score per label, in the same order."
+        )
+    if len(y_true) == 0:
+        raise ValueError("y_true and y_score are empty.")
+    if np.isnan(y_score).any():
+        raise ValueError(
+            f"y_score holds {int(np.isnan(y_score).sum())} NaN value(s): the model produced "
+            "invalid scores (check for a diverged training run or NaN inputs)."
+        )
+    values = np.unique(y_true)
+    if not set(values.tolist()) <= {0, 1}:
+        raise ValueError(
+            f"y_true must hold 0 (normal) and 1 (pneumonia) only, got values {values.tolist()}."
+        )
+    if need_both and len(values) < 2:
+        raise ValueError(
+            f"y_true holds a single class ({int(values[0])}): AUC, sensitivity and specificity "
+            "need both normal and pneumonia cases."
+        )
+    return y_true.astype(int), y_score
+
+
+def _safe_div(a: float, b: float) -> float:
+    return float(a) / float(b) if b else float("nan")
+
+
+def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict[str, float]:
+    """Return the clinical metrics of scores at a decision threshold.
+
+    A score at or above ``threshold`` counts as pneumonia.
+
+    Returns:
+        ``auc``, ``accuracy``, ``sensitivity``, ``specificity``, ``precision`` (PPV),
+        ``npv``, ``f1``, the confusion counts ``tp``, ``fp``, ``tn``, ``fn``, ``n`` and
+        ``threshold``.
+
+    Raises:
+        ValueError: lengths differ, labels are not 0/1, a single class, or NaN scores.
+    """
+    y_true, y_score = _check_binary(y_true, y_score)
+    if not np.isfinite(threshold):
+        raise ValueError(f"threshold must be a finite number, got {threshold}.")
+    y_pred = (y_score >= threshold).astype(int)
+    tp = int(np.sum((y_pred == 1) & (y_true == 1)))
+    fp = int(np.sum((y_pred == 1) & (y_true == 0)))
+    tn = int(np.sum((y_pred == 0) & (y_true == 0)))
+    fn = int(np.sum((y_pred == 0) & (y_true == 1)))
+    sensitivity = _safe_div(tp, tp + fn)
+    precision = _safe_div(tp, tp + fp)
+    f1 = _safe_div(2 * tp, 2 * tp + fp + fn)
+    return {
+        "auc": float(skm.roc_auc_score(y_true, y_score)),
+        "accuracy": _safe_div(tp + tn, len(y_true)),
+        "sensitivity": sensitivity,
+        "specificity": _safe_div(tn, tn + fp),
+        "precision": precision,
+        "npv": _safe_div(tn, tn + fn),
+        "f1": f1,
+        "tp": tp,
+        "fp": fp,
+        "tn": tn,
+        "fn": fn,
+        "n": int(len(y_true)),
+        "threshold": float(threshold),
+    }
+
+
+def choose_threshold(y_true, y_score, method: str = "youden", target: float | None = None) -> float:
+    """Choose a decision threshold on the validation split.
+
+    Args:
+        y_true, y_score: validation labels and scores (never the test split).
+        method: ``"youden"`` maximises sensitivity + specificity − 1;
+            ``"sensitivity"`` picks the highest threshold whose sensitivity reaches
+            ``target``; ``"specificity"`` the lowest threshold whose specificity reaches it.
+        target: the required sensitivity or specificity, in (0, 1].
+
+    Returns:
+        The threshold (a score at or above it counts as pneumonia).
+    """
+    y_true, y_score = _check_binary(y_true, y_score)
+    fpr, tpr, thresholds = skm.roc_curve(y_true, y_score, drop_intermediate=False)
+    # roc_curve's first threshold is +inf (nothing positive); keep it out.
+    finite = np.isfinite(thresholds)
+    fpr, tpr, thresholds = fpr[finite], tpr[finite], thresholds[finite]
+    if method == "youden":
+        youden = tpr - fpr
+        best = np.flatnonzero(youden >= youden.max() - 1e-12)
+        return float(thresholds[best[len(best) // 2]])  # the middle of tied optima
+    if method in ("sensitivity", "specificity"):
+        if target is None or not 0.0 < target <= 1.0:
+            raise ValueError(f"method={method!r} needs a target in (0, 1], got {target!r}.")
+        if method == "sensitivity":
+            ok = np.flatnonzero(tpr >= target)
+            return float(thresholds[ok[0]])  # thresholds decrease: first is the highest
+        ok = np.flatnonzero(1.0 - fpr >= target)
+        return float(thresholds[ok[-1]])
+    raise ValueError(f"method must be 'youden', 'sensitivity' or 'specificity', got {method!r}.")
+
+
+def bootstrap_ci(
+    y_true,
+    y_score,
+    metric: str | Callable[[np.ndarray, np.ndarray], float] = "auc",
+    *,
+    threshold: float = 0.5,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Return a percentile bootstrap confidence interval for a metric.
+
+    Cases are resampled with replacement, stratified by class so that every resample
+    holds both classes.
+
+    Args:
+        metric: a key of :func:`binary_metrics` or a function ``f(y_true, y_score)``.
+        threshold: decision threshold for threshold-dependent metrics.
+        n_boot: number of resamples.
+        confidence: e.g. 0.95 for a 95 % interval.
+        seed: random seed.
+    """
+    y_true, y_score = _check_binary(y_true, y_score)
+    if n_boot < 10:
+        raise ValueError(f"n_boot must be at least 10, got {n_boot}.")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
+    if callable(metric):
+        func = metric
+    elif metric in _METRIC_NAMES:
+
+        def func(t, s):
+            return binary_metrics(t, s, threshold)[metric]
+
+    else:
+        raise ValueError(f"metric must be one of {_METRIC_NAMES} or a function, got {metric!r}.")
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.flatnonzero(y_true == 1), np.flatnonzero(y_true == 0)
+    values = np.empty(n_boot)
+    for b in range(n_boot):
+        index = np.concatenate(
+            [
+                rng.choice(positives, size=positives.size, replace=True),
+                rng.choice(negatives, size=negatives.size, replace=True),
+            ]
+        )
+        values[b] = func(y_true[index], y_score[index])
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.nanquantile(values, [alpha, 1.0 - alpha])
+    return float(low), float(high)
+
+
+def metrics_table(
+    y_true,
+    y_score,
+    threshold: float = 0.5,
+    *,
+    metrics: tuple[str, ...] = ("auc", "accuracy", "sensitivity", "specificity"),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Return a table of metrics with 95 % bootstrap intervals: columns value, low, high."""
+    point = binary_metrics(y_true, y_score, threshold)
+    rows = {}
+    for name in metrics:
+        low, high = bootstrap_ci(
+            y_true, y_score, name, threshold=threshold, n_boot=n_boot, seed=seed
+        )
+        rows[name] = {"value": point[name], "low": low, "high": high}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def predict_scores(model, dataset) -> np.ndarray:
+    """Return the model's pneumonia scores for a dataset as a flat ``float`` array."""
+    scores = model.predict(dataset, verbose=0)
+    return np.asarray(scores, dtype=float).reshape(-1)
+
+
+def evaluate_model(model, val_data, test_data, val_labels, test_labels) -> dict[str, float]:
+    """Score a trained model the course's one way.
+
+    The threshold is chosen on validation (Youden's J), then applied to the test split.
+
+    Returns:
+        The test split's :func:`binary_metrics` at that threshold.
+    """
+    val_scores = predict_scores(model, val_data)
+    threshold = choose_threshold(val_labels, val_scores, "youden")
+    return binary_metrics(test_labels, predict_scores(model, test_data), threshold)
+
+
+# --------------------------------------------------------------------------------------
+# Plots
+# --------------------------------------------------------------------------------------
+
+
+def plot_roc(y_true, y_score, *, ax=None, label: str | None = None, threshold: float | None = None):
+    """Plot the ROC curve as sensitivity against 1 − specificity, marking a threshold."""
+    y_true, y_score = _check_binary(y_true, y_score)
+    ax = plots.new_axes(ax)
+    fpr, tpr, _ = skm.roc_curve(y_true, y_score)
+    auc = skm.roc_auc_score(y_true, y_score)
+    ax.plot(fpr, tpr, label=f"{label or 'model'} (AUC {auc:.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
+    if threshold is not None:
+        m = binary_metrics(y_true, y_score, threshold)
+        ax.scatter(
+            [1 - m["specificity"]],
+            [m["sensitivity"]],
+            color="black",
+            zorder=3,
+            label=f"threshold {threshold:.2f}",
+        )
+    ax.set(
+        xlabel="1 − specificity (share of normal X-rays flagged)",
+        ylabel="Sensitivity (share of pneumonia found)",
+        title="ROC curve",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
+    ax.legend(loc="lower right")
+    return ax
+
+
+def plot_precision_recall(y_true, y_score, *, ax=None, label: str | None = None):
+    """Plot precision (PPV) against sensitivity (recall), with the prevalence baseline."""
+    y_true, y_score = _check_binary(y_true, y_score)
+    ax = plots.new_axes(ax)
+    precision, recall, _ = skm.precision_recall_curve(y_true, y_score)
+    ap = skm.average_precision_score(y_true, y_score)
+    ax.plot(recall, precision, label=f"{label or 'model'} (AP {ap:.3f})")
+    ax.axhline(y_true.mean(), linestyle="--", color="grey", label="prevalence (chance)")
+    ax.set(
+        xlabel="Sensitivity (recall)",
+        ylabel="Precision (positive predictive value)",
+        title="Precision–recall curve",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
+    ax.legend(loc="lower left")
+    return ax
+
+
+def plot_confusion_matrix(y_true, y_score, threshold: float = 0.5, *, ax=None):
+    """Plot the confusion matrix at a threshold, with counts and row percentages."""
+    m = binary_metrics(y_true, y_score, threshold)
+    ax = plots.new_axes(ax)
+    counts = np.array([[m["tn"], m["fp"]], [m["fn"], m["tp"]]])
+    shares = counts / counts.sum(axis=1, keepdims=True)
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for i in range(2):
+        for j in range(2):
+            ax.text(
+                j,
+                i,
+                f"{counts[i, j]}\n({shares[i, j]:.0%})",
+                ha="center",
+                va="center",
+                color="white" if shares[i, j] > 0.5 else "black",
+            )
+    ax.set_xticks([0, 1], ["normal", "pneumonia"])
+    ax.set_yticks([0, 1], ["normal", "pneumonia"])
+    ax.set(
+        xlabel="Model says",
+        ylabel="Truth",
+        title=f"Confusion matrix at threshold {threshold:.2f}",
+    )
+    ax.grid(False)
+    return ax
+
+
+def plot_calibration(y_true, y_score, *, n_bins: int = 10, ax=None, label: str | None = None):
+    """Plot a reliability curve: observed pneumonia rate against the mean predicted score."""
+    from sklearn.calibration import calibration_curve
+
+    y_true, y_score = _check_binary(y_true, y_score)
+    ax = plots.new_axes(ax)
+    observed, predicted = calibration_curve(y_true, y_score, n_bins=n_bins, strategy="quantile")
+    brier = skm.brier_score_loss(y_true, y_score)
+    ax.plot(predicted, observed, marker="o", label=f"{label or 'model'} (Brier {brier:.3f})")
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    ax.set(
+        xlabel="Mean predicted probability of pneumonia",
+        ylabel="Observed share with pneumonia",
+        title="Calibration (reliability) curve",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+    )
+    ax.legend(loc="upper left")
+    return ax

@@ -1,0 +1,69 @@
+"""Checks on the built site (run by `make test` after `jupyter-book build`).
+
+They read _build/html as a reader's browser would get it: every page of the table of
+contents exists, every chapter shows its executed check cell and its figures, glued
+numbers were filled in, and the Colab button opens the right notebook.
+"""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = ROOT / "_build" / "html"
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def built_site():
+    if not (HTML / "index.html").exists():
+        pytest.fail("_build/html is missing: run `make test` (it builds the site first)")
+
+
+def toc_entries() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    return [toc["root"]] + [c["file"] for p in toc.get("parts", []) for c in p["chapters"]]
+
+
+@pytest.mark.parametrize("entry", toc_entries())
+def test_every_page_of_the_toc_is_built(entry):
+    page = HTML / f"{entry}.html"
+    assert page.exists(), f"{page} was not built"
+    assert "<h1" in page.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_page_shows_its_executed_check_and_figures(path):
+    html = (HTML / "chapters" / f"{path.stem}.html").read_text(encoding="utf-8")
+    assert "Check passed" in html, f"{path.stem}: the check cell's output is not on the page"
+    assert "Traceback" not in html, f"{path.stem}: a traceback is on the page"
+    has_plots = any("plt.show()" in c.source for c in nbformat.read(path, as_version=4).cells)
+    if has_plots:
+        assert re.search(r'<img[^>]+src="[^"]*_images/[^"]+\.png"', html), (
+            f"{path.stem}: no figure rendered"
+        )
+        for src in re.findall(r'<img[^>]+src="([^"]*_images/[^"]+)"', html):
+            assert (HTML / "chapters" / src).resolve().is_file(), f"missing image {src}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_glued_values_are_filled_in(path):
+    nb = nbformat.read(path, as_version=4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    if "{glue:" not in prose:
+        pytest.skip(f"{path.stem} glues nothing into its prose")
+    html = (HTML / "chapters" / f"{path.stem}.html").read_text(encoding="utf-8")
+    assert "{glue" not in html and "glue:text" not in html
+    assert 'class="pasted-text"' in html, f"{path.stem}: no glued value on the page"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_colab_button_opens_this_notebook(path):
+    html = (HTML / "chapters" / f"{path.stem}.html").read_text(encoding="utf-8")
+    repo = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    slug = repo.removeprefix("https://github.com/")
+    expected = f"https://colab.research.google.com/github/{slug}/blob/main/chapters/{path.name}"
+    assert expected in html, f"{path.stem}: no Colab link to {expected}"

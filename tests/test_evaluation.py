@@ -1,0 +1,126 @@
+"""Unit tests of pneumo_helpers.evaluation on small hand-made scores."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.metrics import roc_auc_score  # noqa: E402
+
+from pneumo_helpers import evaluation  # noqa: E402
+
+Y = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+S = np.array([0.1, 0.2, 0.3, 0.7, 0.4, 0.6, 0.8, 0.9, 0.95, 0.85])
+
+
+def test_binary_metrics_counts_and_rates_by_hand():
+    m = evaluation.binary_metrics(Y, S, threshold=0.5)
+    # predicted positive: 0.7 (normal), 0.6 0.8 0.9 0.95 0.85 (pneumonia); 0.4 is missed
+    assert (m["tp"], m["fp"], m["tn"], m["fn"]) == (5, 1, 3, 1)
+    assert m["sensitivity"] == pytest.approx(5 / 6)
+    assert m["specificity"] == pytest.approx(3 / 4)
+    assert m["accuracy"] == pytest.approx(8 / 10)
+    assert m["precision"] == pytest.approx(5 / 6)
+    assert m["npv"] == pytest.approx(3 / 4)
+    assert m["f1"] == pytest.approx(2 * 5 / (2 * 5 + 1 + 1))
+    assert m["auc"] == pytest.approx(roc_auc_score(Y, S))
+    assert m["n"] == 10 and m["threshold"] == 0.5
+
+
+def test_binary_metrics_threshold_is_inclusive_and_accepts_column_vectors():
+    m = evaluation.binary_metrics(Y.reshape(-1, 1), S.reshape(-1, 1), threshold=0.4)
+    assert m["fn"] == 0  # 0.4 >= 0.4 counts as pneumonia
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_score", "message"),
+    [
+        (Y, S[:-1], "differ in length"),
+        (np.ones(4, int), np.linspace(0, 1, 4), "single class"),
+        (np.array([0, 1, 2, 1]), np.linspace(0, 1, 4), "0 (normal) and 1"),
+        (Y, np.where(Y == 1, np.nan, 0.2), "NaN"),
+        (np.array([]), np.array([]), "empty"),
+        (np.zeros((4, 2)), np.zeros(4), "one label per image"),
+    ],
+)
+def test_binary_metrics_rejects_bad_input_with_a_clear_message(y_true, y_score, message):
+    with pytest.raises(ValueError, match=message):
+        evaluation.binary_metrics(y_true, y_score)
+
+
+def test_binary_metrics_rejects_a_non_finite_threshold():
+    with pytest.raises(ValueError, match="threshold"):
+        evaluation.binary_metrics(Y, S, threshold=float("nan"))
+
+
+def test_youden_threshold_maximises_sensitivity_plus_specificity():
+    threshold = evaluation.choose_threshold(Y, S, "youden")
+    best = max(
+        evaluation.binary_metrics(Y, S, t)["sensitivity"]
+        + evaluation.binary_metrics(Y, S, t)["specificity"]
+        for t in np.unique(S)
+    )
+    chosen = evaluation.binary_metrics(Y, S, threshold)
+    assert chosen["sensitivity"] + chosen["specificity"] == pytest.approx(best)
+
+
+def test_threshold_for_target_sensitivity_is_the_highest_that_reaches_it():
+    threshold = evaluation.choose_threshold(Y, S, "sensitivity", target=1.0)
+    assert threshold == pytest.approx(0.4)
+    assert evaluation.binary_metrics(Y, S, threshold)["sensitivity"] == 1.0
+    threshold = evaluation.choose_threshold(Y, S, "specificity", target=1.0)
+    assert evaluation.binary_metrics(Y, S, threshold)["specificity"] == 1.0
+    assert threshold == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize(
+    ("method", "target"), [("sensitivity", None), ("sensitivity", 1.5), ("magic", None)]
+)
+def test_choose_threshold_rejects_bad_arguments(method, target):
+    with pytest.raises(ValueError):
+        evaluation.choose_threshold(Y, S, method, target=target)
+
+
+def test_bootstrap_interval_contains_the_point_estimate_and_is_reproducible():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    s = np.clip(y * 0.3 + rng.normal(0.35, 0.2, 300), 0, 1)
+    auc = roc_auc_score(y, s)
+    low, high = evaluation.bootstrap_ci(y, s, "auc", n_boot=300, seed=1)
+    assert low < auc < high
+    assert 0.02 < high - low < 0.2
+    assert (low, high) == evaluation.bootstrap_ci(y, s, "auc", n_boot=300, seed=1)
+    wide = evaluation.bootstrap_ci(y, s, "auc", n_boot=300, seed=1, confidence=0.99)
+    assert wide[0] <= low and wide[1] >= high
+
+
+def test_bootstrap_accepts_a_function_and_rejects_unknown_metrics():
+    low, high = evaluation.bootstrap_ci(Y, S, lambda t, s: float(np.mean(s)), n_boot=50)
+    assert 0 < low <= high < 1
+    with pytest.raises(ValueError, match="metric"):
+        evaluation.bootstrap_ci(Y, S, "magic")
+    with pytest.raises(ValueError, match="n_boot"):
+        evaluation.bootstrap_ci(Y, S, "auc", n_boot=1)
+
+
+def test_metrics_table_has_value_and_interval_per_metric():
+    table = evaluation.metrics_table(Y, S, 0.5, n_boot=100)
+    assert list(table.columns) == ["value", "low", "high"]
+    assert list(table.index) == ["auc", "accuracy", "sensitivity", "specificity"]
+    assert (table["low"] <= table["high"]).all()
+
+
+def test_plots_draw_labelled_axes():
+    fig, axes = plt.subplots(2, 2)
+    evaluation.plot_roc(Y, S, ax=axes[0, 0], threshold=0.5)
+    evaluation.plot_precision_recall(Y, S, ax=axes[0, 1])
+    evaluation.plot_confusion_matrix(Y, S, 0.5, ax=axes[1, 0])
+    evaluation.plot_calibration(Y, S, n_bins=3, ax=axes[1, 1])
+    assert "Sensitivity" in axes[0, 0].get_ylabel()
+    assert "specificity" in axes[0, 0].get_xlabel()
+    assert "Precision" in axes[0, 1].get_ylabel()
+    assert [t.get_text() for t in axes[1, 0].texts][0].startswith("3")  # true negatives
+    assert "Observed" in axes[1, 1].get_ylabel()
+    plt.close(fig)

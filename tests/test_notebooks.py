@@ -1,0 +1,79 @@
+"""Book-level checks on the chapter sources: clean, listed, set up and checked."""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+import pneumo_helpers
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+def code_cells(path: Path):
+    return [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+
+
+def test_there_are_chapters():
+    assert len(NOTEBOOKS) >= 3
+
+
+def test_every_toc_entry_exists_and_every_notebook_is_listed():
+    listed = toc_files()
+    for entry in listed:
+        matches = [p for p in (ROOT / f"{entry}.ipynb", ROOT / f"{entry}.md") if p.exists()]
+        assert matches, f"_toc.yml lists {entry}, but no .ipynb or .md file exists for it"
+    for path in NOTEBOOKS:
+        entry = str(path.relative_to(ROOT).with_suffix(""))
+        assert entry in listed, f"{path.name} is not listed in _toc.yml"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_without_outputs(path):
+    for index, cell in enumerate(code_cells(path)):
+        assert not cell.outputs, f"{path.name} code cell {index} has outputs: strip them"
+        assert cell.execution_count is None, f"{path.name} code cell {index} has a count"
+
+
+def repository_url_in_config() -> str:
+    return yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+
+
+def test_repository_url_has_one_value():
+    assert pneumo_helpers.REPOSITORY_URL == repository_url_in_config()
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_cell_is_the_colab_setup_cell_with_the_configured_url(path):
+    first = code_cells(path)[0].source
+    assert "google.colab" in first, f"{path.name}: the first code cell must be the setup cell"
+    urls = re.findall(r'REPOSITORY_URL = "([^"]+)"', first)
+    assert urls == [repository_url_in_config()], f"{path.name}: setup cell URL {urls}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_ends_with_a_check_cell(path):
+    last = code_cells(path)[-1].source
+    assert last.lstrip().startswith("# Check"), f"{path.name}: the last cell must be the check"
+    assert "assert " in last, f"{path.name}: the check cell asserts nothing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_glued_name_in_the_prose_is_computed(path):
+    nb = nbformat.read(path, as_version=4)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    used = set(re.findall(r"\{glue:(?:text|md|any)?\}`([^`:]+)", prose))
+    glued = set(re.findall(r"glue\(\s*[\"']([^\"']+)[\"']", code))
+    assert used <= glued, f"{path.name}: prose uses {sorted(used - glued)} but nothing glues it"
