@@ -17,6 +17,7 @@ import re
 import tempfile
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,6 +203,11 @@ def validate_npz(path: str | os.PathLike, size: int | None = None) -> dict[str, 
         raise DataError(f"{path} does not exist.")
     if path.stat().st_size == 0:
         raise DataError(f"{path} is empty (0 bytes). {delete}")
+    if not zipfile.is_zipfile(path):
+        raise DataError(
+            f"{path} is not a readable .npz file: it is not a complete zip archive, so it may "
+            f"be truncated or corrupt, or an error page saved in its place. {delete}"
+        )
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in KEYS if key not in archive.files]

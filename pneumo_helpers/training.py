@@ -70,6 +70,7 @@ def fit(
     patience: int | None = None,
     monitor: str = "val_auc",
     seed: int | None = None,
+    reduce_lr: bool = True,
     verbose: int = 0,
     callbacks: list | None = None,
 ) -> TrainingResult:
@@ -85,6 +86,8 @@ def fit(
         patience: epochs without improvement before stopping; default the profile's.
         monitor: the validation metric to maximise.
         seed: when given, :func:`pneumo_helpers.config.set_seed` is called first.
+        reduce_lr: halve the learning rate when the monitored metric has not improved
+            for two epochs (smoother convergence, steadier validation scores).
         verbose: Keras verbosity (0 silent, 2 one line per epoch).
         callbacks: extra Keras callbacks.
 
@@ -117,13 +120,20 @@ def fit(
         restore_best_weights=True,
         verbose=0,
     )
+    schedule = []
+    if reduce_lr:
+        schedule.append(
+            keras.callbacks.ReduceLROnPlateau(
+                monitor=monitor, mode="max", factor=0.5, patience=2, min_lr=1e-5, verbose=0
+            )
+        )
     start = time.perf_counter()
     history = model.fit(
         train_data,
         validation_data=val_data,
         epochs=epochs,
         class_weight=class_weight,
-        callbacks=[stopper, *(callbacks or [])],
+        callbacks=[stopper, *schedule, *(callbacks or [])],
         shuffle=False,  # the tf.data pipeline shuffles; Keras cannot shuffle a Dataset
         verbose=verbose,
     )

@@ -158,12 +158,6 @@ def test_text_file_raises(tmp_path, mnist_file):
     assert_helpful(str(excinfo.value), mnist_file)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a plain text (non-zip) file is reported as holding 'object (pickled) "
-    "arrays' because np.load's 'pickled data' ValueError is matched on the word 'pickle'; "
-    "it should say the file is not a readable .npz",
-)
 def test_text_file_message_says_not_readable_npz(tmp_path, mnist_file):
     mnist_file.write_text("<html>404 Not Found</html>\n")
     with pytest.raises(data.DataError) as excinfo:
@@ -445,9 +439,7 @@ def test_load_pneumoniamnist_downloads_then_loads(server, payload, tmp_path, mon
     np.testing.assert_array_equal(loaded.val.images, make_arrays()["val_images"])
 
 
-def test_load_pneumoniamnist_download_with_wrong_md5_fails(
-    server, payload, tmp_path, monkeypatch
-):
+def test_load_pneumoniamnist_download_with_wrong_md5_fails(server, payload, tmp_path, monkeypatch):
     body, _ = payload
     url = server.serve("/pneumoniamnist-bad.npz", body)
     monkeypatch.setattr(data, "download_url", lambda size: url)
@@ -654,7 +646,6 @@ def test_load_kermany_split_without_class_folders_raises(kermany_root):
 def test_load_kermany_missing_split_folder_raises(kermany_root):
     with pytest.raises(data.DataError, match="val"):
         data.load_kermany(kermany_root, image_size=8, splits=data.SPLITS, verbose=False)
-
 
 
 @pytest.mark.parametrize("bad_size", [0, -3, 2.5])
