@@ -510,7 +510,7 @@ def make_dataset(
     channels: int = 1,
     batch_size: int = 64,
     shuffle: bool = False,
-    augment: bool = False,
+    augment: bool | float = False,
     seed: int = 0,
 ):
     """Build the course's ``tf.data`` pipeline from ``uint8`` images.
@@ -526,7 +526,8 @@ def make_dataset(
         channels: 1 (grey) or 3 (RGB, for ImageNet backbones).
         batch_size: images per batch.
         shuffle: reshuffle every epoch (use for training).
-        augment: apply :func:`augmentation_layers` (use for training only).
+        augment: apply :func:`augmentation_layers` (use for training only); a number
+            scales its strength (True is 1.0).
         seed: seed for shuffling and augmentation.
 
     Returns:
@@ -574,7 +575,7 @@ def make_dataset(
     else:
         dataset = dataset.map(lambda x, y: (prepare(x), y), num_parallel_calls=tf.data.AUTOTUNE)
     if augment:
-        augmenter = augmentation_layers(seed=seed)
+        augmenter = augmentation_layers(seed=seed, strength=float(augment))
         if labels is None:
             dataset = dataset.map(lambda x: augmenter(x, training=True))
         else:

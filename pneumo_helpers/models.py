@@ -17,10 +17,16 @@ def default_metrics() -> list:
     return [keras.metrics.AUC(name="auc"), keras.metrics.BinaryAccuracy(name="accuracy")]
 
 
-def compile_binary(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
-    """Compile ``model`` for pneumonia vs normal: Adam, binary cross-entropy, AUC and accuracy."""
+def compile_binary(
+    model: keras.Model, learning_rate: float = 1e-3, weight_decay: float = 0.0
+) -> keras.Model:
+    """Compile ``model`` for pneumonia vs normal: Adam(W), binary cross-entropy, AUC, accuracy."""
+    if weight_decay > 0:
+        optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        optimizer=optimizer,
         loss=keras.losses.BinaryCrossentropy(),
         metrics=default_metrics(),
     )
@@ -34,6 +40,7 @@ def build_baseline_cnn(
     dropout: float = 0.3,
     convs_per_block: int = 2,
     learning_rate: float = 1e-3,
+    weight_decay: float = 0.0,
 ) -> keras.Model:
     """Build the course's baseline CNN: small VGG-style blocks with BatchNorm.
 
@@ -48,6 +55,7 @@ def build_baseline_cnn(
         dense_units: width of the dense layer before the output.
         dropout: dropout rate before the dense layers.
         learning_rate: Adam's learning rate.
+        weight_decay: decoupled weight decay (AdamW) when above 0.
 
     Returns:
         A compiled ``keras.Model`` named ``baseline_cnn``.
@@ -83,4 +91,4 @@ def build_baseline_cnn(
     x = layers.Dense(dense_units, activation="relu", name="dense")(x)
     outputs = layers.Dense(1, activation="sigmoid", name="pneumonia")(x)
     model = keras.Model(inputs, outputs, name="baseline_cnn")
-    return compile_binary(model, learning_rate)
+    return compile_binary(model, learning_rate, weight_decay)
