@@ -58,7 +58,7 @@ class Profile:
 
 PROFILES: dict[str, Profile] = {
     "quick": Profile(
-        name="quick", image_size=28, epochs=12, batch_size=64, patience=4, n_bootstrap=500
+        name="quick", image_size=28, epochs=20, batch_size=64, patience=6, n_bootstrap=500
     ),
     "full": Profile(
         name="full", image_size=128, epochs=30, batch_size=64, patience=6, n_bootstrap=2000

@@ -105,15 +105,26 @@ def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict[str, float]:
     }
 
 
-def choose_threshold(y_true, y_score, method: str = "youden", target: float | None = None) -> float:
+def choose_threshold(
+    y_true,
+    y_score,
+    method: str = "youden",
+    target: float | None = None,
+    tolerance: float = 0.01,
+) -> float:
     """Choose a decision threshold on the validation split.
 
     Args:
         y_true, y_score: validation labels and scores (never the test split).
-        method: ``"youden"`` maximises sensitivity + specificity − 1;
+        method: ``"youden"`` maximises Youden's J = sensitivity + specificity − 1. A
+            small validation split makes the single best threshold noisy, so every
+            threshold whose J is within ``tolerance`` of the best counts as optimal and
+            the median of those (on the logit scale) is returned;
             ``"sensitivity"`` picks the highest threshold whose sensitivity reaches
             ``target``; ``"specificity"`` the lowest threshold whose specificity reaches it.
         target: the required sensitivity or specificity, in (0, 1].
+        tolerance: for ``"youden"``, how far below the best J a threshold may be and
+            still count as optimal (0 keeps only the best).
 
     Returns:
         The threshold (a score at or above it counts as pneumonia).
@@ -124,9 +135,14 @@ def choose_threshold(y_true, y_score, method: str = "youden", target: float | No
     finite = np.isfinite(thresholds)
     fpr, tpr, thresholds = fpr[finite], tpr[finite], thresholds[finite]
     if method == "youden":
+        if not 0.0 <= tolerance < 1.0:
+            raise ValueError(f"tolerance must be in [0, 1), got {tolerance}.")
         youden = tpr - fpr
-        best = np.flatnonzero(youden >= youden.max() - 1e-12)
-        return float(thresholds[best[len(best) // 2]])  # the middle of tied optima
+        optimal = thresholds[youden >= youden.max() - tolerance - 1e-12]
+        if np.all((optimal > 0) & (optimal < 1)):  # probabilities: take the median logit
+            logits = np.log(optimal) - np.log1p(-optimal)
+            return float(1.0 / (1.0 + np.exp(-np.median(logits))))
+        return float(np.median(optimal))
     if method in ("sensitivity", "specificity"):
         if target is None or not 0.0 < target <= 1.0:
             raise ValueError(f"method={method!r} needs a target in (0, 1], got {target!r}.")

@@ -38,7 +38,7 @@ def build_baseline_cnn(
     filters: Sequence[int] = (32, 64, 128),
     dense_units: int = 64,
     dropout: float = 0.3,
-    convs_per_block: int = 2,
+    convs_per_block: int = 1,
     learning_rate: float = 1e-3,
     weight_decay: float = 0.0,
 ) -> keras.Model:

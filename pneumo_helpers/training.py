@@ -84,7 +84,7 @@ def fit(
         train_labels: the training labels, needed for ``class_weight="balanced"``.
         class_weight: ``"balanced"``, an explicit ``{0: w0, 1: w1}``, or None.
         patience: epochs without improvement before stopping; default the profile's.
-        monitor: the validation metric to maximise.
+        monitor: the validation metric to watch; maximised, or minimised for a loss.
         seed: when given, :func:`pneumo_helpers.config.set_seed` is called first.
         reduce_lr: halve the learning rate when the monitored metric has not improved
             for two epochs (smoother convergence, steadier validation scores).
@@ -113,9 +113,10 @@ def fit(
     elif isinstance(class_weight, str):
         raise ValueError(f"class_weight must be 'balanced', a dict or None, got {class_weight!r}.")
 
+    mode = "min" if monitor.endswith("loss") else "max"
     stopper = keras.callbacks.EarlyStopping(
         monitor=monitor,
-        mode="max",
+        mode=mode,
         patience=patience,
         restore_best_weights=True,
         verbose=0,
@@ -124,7 +125,7 @@ def fit(
     if reduce_lr:
         schedule.append(
             keras.callbacks.ReduceLROnPlateau(
-                monitor=monitor, mode="max", factor=0.5, patience=2, min_lr=1e-5, verbose=0
+                monitor=monitor, mode=mode, factor=0.5, patience=2, min_lr=1e-5, verbose=0
             )
         )
     start = time.perf_counter()
@@ -140,7 +141,8 @@ def fit(
     seconds = time.perf_counter() - start
     record = {key: [float(v) for v in values] for key, values in history.history.items()}
     if monitor in record and record[monitor]:
-        best_epoch = int(np.argmax(record[monitor])) + 1
+        pick = np.argmin if mode == "min" else np.argmax
+        best_epoch = int(pick(record[monitor])) + 1
     else:
         best_epoch = len(record.get("loss", [])) or 1
     return TrainingResult(

@@ -57,15 +57,27 @@ def test_binary_metrics_rejects_a_non_finite_threshold():
         evaluation.binary_metrics(Y, S, threshold=float("nan"))
 
 
-def test_youden_threshold_maximises_sensitivity_plus_specificity():
-    threshold = evaluation.choose_threshold(Y, S, "youden")
-    best = max(
-        evaluation.binary_metrics(Y, S, t)["sensitivity"]
-        + evaluation.binary_metrics(Y, S, t)["specificity"]
-        for t in np.unique(S)
-    )
-    chosen = evaluation.binary_metrics(Y, S, threshold)
-    assert chosen["sensitivity"] + chosen["specificity"] == pytest.approx(best)
+def youden_j(y, s, threshold):
+    m = evaluation.binary_metrics(y, s, threshold)
+    return m["sensitivity"] + m["specificity"] - 1
+
+
+@pytest.mark.parametrize("tolerance", [0.0, 0.01])
+def test_youden_threshold_maximises_sensitivity_plus_specificity(tolerance):
+    threshold = evaluation.choose_threshold(Y, S, "youden", tolerance=tolerance)
+    best = max(youden_j(Y, S, t) for t in np.unique(S))
+    assert youden_j(Y, S, threshold) == pytest.approx(best)
+
+
+def test_youden_takes_the_median_logit_of_near_optimal_thresholds():
+    # Perfectly separated scores: every threshold from 0.3 up to 0.7 gives J = 1.
+    y = np.array([0, 0, 0, 1, 1, 1])
+    s = np.array([0.1, 0.2, 0.3, 0.7, 0.8, 0.9])
+    threshold = evaluation.choose_threshold(y, s, "youden")
+    assert 0.3 < threshold <= 0.7
+    assert youden_j(y, s, threshold) == 1.0
+    with pytest.raises(ValueError, match="tolerance"):
+        evaluation.choose_threshold(y, s, "youden", tolerance=1.5)
 
 
 def test_threshold_for_target_sensitivity_is_the_highest_that_reaches_it():
