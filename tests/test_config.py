@@ -25,25 +25,23 @@ def no_gpu_probe(monkeypatch):
     monkeypatch.setattr(config, "gpu_available", _boom)
 
 
-def test_profiles_quick_and_full_exist_with_their_values():
+def test_profiles_quick_and_full_exist_and_quick_is_the_smaller():
     assert set(config.PROFILES) == {"quick", "full"}
     quick, full = config.PROFILES["quick"], config.PROFILES["full"]
-    assert quick.as_dict() == {
-        "name": "quick",
-        "image_size": 28,
-        "epochs": 12,
-        "batch_size": 64,
-        "patience": 4,
-        "n_bootstrap": 500,
-    }
-    assert full.as_dict() == {
-        "name": "full",
-        "image_size": 128,
-        "epochs": 30,
-        "batch_size": 64,
-        "patience": 6,
-        "n_bootstrap": 2000,
-    }
+    assert quick.name == "quick" and full.name == "full"
+    assert quick.image_size == 28  # the CPU profile reads the 28 px file
+    assert full.image_size in (64, 128, 224)  # sizes MedMNIST+ publishes
+    assert quick.epochs <= full.epochs and quick.n_bootstrap <= full.n_bootstrap
+    for profile in (quick, full):
+        assert set(profile.as_dict()) == {
+            "name",
+            "image_size",
+            "epochs",
+            "batch_size",
+            "patience",
+            "n_bootstrap",
+        }
+        assert profile.batch_size > 0 and 0 < profile.patience <= profile.epochs
 
 
 def test_profile_is_frozen():
