@@ -63,25 +63,48 @@ def run_model(name: str, dataset, profile, seeds: list[int]) -> dict:
     return {metric: summarise(values) for metric, values in per_metric.items()}
 
 
-def markdown_table(results: dict, meta: dict) -> str:
-    """Render the results as a Markdown table."""
+def markdown_table(results: dict, runs: dict) -> str:
+    """Render the results as a Markdown table, one row per model, with how each was run."""
     lines = [
-        f"# Benchmark results ({meta['profile']} profile)",
+        "# Benchmark results",
         "",
-        f"Mean ± standard deviation over seeds {meta['seeds']}; test split, threshold chosen "
-        f"on validation (Youden's J). Machine: {meta['machine']}. Date: {meta['date']}.",
+        "Mean ± standard deviation over seeds; test split, threshold chosen on validation "
+        "(Youden's J). Written by `benchmarks/run.py`.",
         "",
-        "| model | AUC | accuracy | sensitivity | specificity | train seconds | params |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| model | AUC | accuracy | sensitivity | specificity | train seconds | params | run |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, metrics in results.items():
         cells = [f"{metrics[m]['mean']:.3f} ± {metrics[m]['std']:.3f}" for m in METRICS[:4]]
-        cells.append(
-            f"{metrics['train_seconds']['mean']:.0f} ± {metrics['train_seconds']['std']:.0f}"
-        )
+        seconds = metrics["train_seconds"]
+        cells.append(f"{seconds['mean']:.0f} ± {seconds['std']:.0f}")
         cells.append(f"{metrics['params']['mean']:,.0f}")
+        run = runs.get(name, {})
+        cells.append(
+            f"{run.get('profile', '?')} profile, seeds {run.get('seeds', '?')}, "
+            f"{run.get('date', '?')}, {run.get('machine', '?')}"
+        )
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
+
+
+def write_results(results: dict, run: dict, out: Path) -> str:
+    """Merge ``results`` into ``out`` (JSON) and rewrite the Markdown table beside it.
+
+    ``out`` holds ``{model: {metric: {"mean", "std", "values"}}}``; how each model was run
+    (profile, seeds, date, machine) goes to ``<out>.runs.json``.
+    """
+    runs_path = out.with_name(out.stem + ".runs.json")
+    existing = json.loads(out.read_text()) if out.exists() else {}
+    runs = json.loads(runs_path.read_text()) if runs_path.exists() else {}
+    existing.update(results)
+    runs.update({name: run for name in results})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(existing, indent=2) + "\n")
+    runs_path.write_text(json.dumps(runs, indent=2) + "\n")
+    table = markdown_table(existing, runs)
+    out.with_suffix(".md").write_text(table)
+    return table
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,20 +134,14 @@ def main(argv: list[str] | None = None) -> int:
 
     seeds = list(range(args.seeds))
     results = {name: run_model(name, dataset, profile, seeds) for name in args.models}
-    meta = {
+    run = {
         "profile": profile.name,
         "seeds": seeds,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d"),
     }
-    existing = {}
-    if args.out.exists():
-        existing = json.loads(args.out.read_text()).get("models", {})
-    existing.update(results)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"meta": meta, "models": existing}, indent=2) + "\n")
-    args.out.with_suffix(".md").write_text(markdown_table(existing, meta))
-    print(markdown_table(results, meta))
+    print(write_results(results, run, args.out))
     return 0
 
 

@@ -1,0 +1,56 @@
+"""The benchmark script: its file format, merging, and its errors (no training here)."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fake_result(bench, auc):
+    return {m: bench.summarise([auc, auc + 0.01]) for m in bench.METRICS}
+
+
+def test_summarise_gives_mean_std_and_values(bench):
+    summary = bench.summarise([1.0, 3.0])
+    assert summary == {"mean": 2.0, "std": pytest.approx(2**0.5), "values": [1.0, 3.0]}
+    assert bench.summarise([5.0])["std"] == 0.0
+
+
+def test_write_results_merges_models_and_writes_the_table(bench, tmp_path):
+    out = tmp_path / "results.json"
+    run = {"profile": "quick", "seeds": [0, 1], "date": "2026-01-01", "machine": "test"}
+    bench.write_results({"a": fake_result(bench, 0.9)}, run, out)
+    bench.write_results({"b": fake_result(bench, 0.8)}, dict(run, date="2026-01-02"), out)
+    data = json.loads(out.read_text())
+    assert set(data) == {"a", "b"}
+    assert set(data["a"]) == set(bench.METRICS)
+    assert set(data["a"]["auc"]) == {"mean", "std", "values"}
+    runs = json.loads((tmp_path / "results.runs.json").read_text())
+    assert runs["a"]["date"] == "2026-01-01" and runs["b"]["date"] == "2026-01-02"
+    table = (tmp_path / "results.md").read_text()
+    assert "| a | 0.905 ± 0.007" in table and "| b |" in table
+
+
+def test_unknown_model_and_bad_seed_count_are_refused(bench, capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        bench.main(["--models", "no_such_model"])
+    assert excinfo.value.code == 2
+    assert "no_such_model" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--models", "baseline_cnn", "--seeds", "0"])
+
+
+def test_bad_profile_is_reported_without_a_traceback(bench, capsys):
+    assert bench.main(["--models", "baseline_cnn", "--profile", "huge"]) == 2
+    assert "huge" in capsys.readouterr().err
