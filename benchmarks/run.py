@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from pneumo_helpers import config, data, evaluation, recipes  # noqa: E402
 
