@@ -61,3 +61,36 @@ def train_baseline_cnn(
 RECIPES: dict[str, Callable[..., Trained]] = {
     "baseline_cnn": train_baseline_cnn,
 }
+
+
+def train_vit(
+    dataset: data.PneumoniaMNIST, profile: config.Profile, seed: int = 42, verbose: int = 0
+) -> Trained:
+    """Train the Vision Transformer the way chapter 5 does: from scratch, warm-up + cosine."""
+    from . import vit
+
+    config.set_seed(seed)
+    train, val, test = standard_datasets(dataset, profile, seed)
+    patch_size = 4 if dataset.size <= 32 else 8 if dataset.size <= 128 else 16
+    steps_per_epoch = -(-len(dataset.train.labels) // profile.batch_size)
+    total_steps = steps_per_epoch * profile.epochs
+    schedule = vit.warmup_cosine_schedule(
+        1e-3, total_steps=total_steps, warmup_steps=min(steps_per_epoch, total_steps // 4)
+    )
+    model = vit.build_vit(
+        input_shape=(dataset.size, dataset.size, 1), patch_size=patch_size, learning_rate=schedule
+    )
+    result = training.fit(
+        model,
+        train,
+        val,
+        epochs=profile.epochs,
+        patience=profile.epochs,  # the schedule decides the length; keep the best epoch
+        train_labels=dataset.train.labels,
+        reduce_lr=False,  # the schedule sets the learning rate
+        verbose=verbose,
+    )
+    return Trained(result, val, test)
+
+
+RECIPES["vit"] = train_vit
