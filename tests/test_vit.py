@@ -40,6 +40,23 @@ def test_patch_extraction_cuts_patches_in_reading_order():
     np.testing.assert_array_equal(patches[0, 3], [10, 11, 14, 15])
 
 
+def test_shifted_copies_stack_the_image_with_four_diagonal_shifts():
+    image = np.arange(1, 17, dtype="float32").reshape(1, 4, 4, 1)
+    stacked = keras.ops.convert_to_numpy(vit.ShiftedCopies(1)(image))
+    assert stacked.shape == (1, 4, 4, 5)
+    np.testing.assert_array_equal(stacked[0, :, :, 0], image[0, :, :, 0])
+    np.testing.assert_array_equal(stacked[0, 1:, 1:, 1], image[0, :-1, :-1, 0])  # moved down-right
+    np.testing.assert_array_equal(stacked[0, 0, :, 1], 0)  # shifted in from outside: zero
+    np.testing.assert_array_equal(stacked[0, :-1, :-1, 4], image[0, 1:, 1:, 0])  # moved up-left
+
+
+def test_shifted_patches_keep_the_tokens_and_the_rollout():
+    model = vit.build_vit(**TINY, shifted_patches=True)
+    assert model.get_layer("patches").output.shape == (None, 4, 4 * 4 * 5)
+    assert vit.attention_scores(model, _images(2))[0].shape == (2, 2, 5, 5)
+    assert vit.attention_rollout(model, _images(2)).shape == (2, 8, 8)
+
+
 def test_class_token_prepends_one_learned_token():
     tokens = np.zeros((2, 5, 3), dtype="float32")
     layer = vit.ClassToken()
