@@ -1,0 +1,99 @@
+"""Tests of the data-efficiency sweep: stratified subsets, one row per run, reuse, the plot."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from pneumo_helpers import config, data, data_efficiency, recipes, training
+
+
+def _dataset(n_train: int = 100) -> data.PneumoniaMNIST:
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        labels = np.array([0, 1, 1, 1] * (n // 4))
+        images = rng.integers(0, 100, size=(len(labels), 8, 8)).astype(np.uint8)
+        images[labels == 1] += 100  # brighter means pneumonia: the mean pixel ranks perfectly
+        return data.Split(images, labels)
+
+    return data.PneumoniaMNIST(split(n_train), split(40), split(40), size=8, path=Path("fake"))
+
+
+class _MeanBrightness:
+    """A stand-in model whose score is the mean pixel: instant, and AUC 1 on _dataset."""
+
+    def predict(self, dataset, verbose=0):
+        return np.concatenate([np.asarray(x).mean(axis=(1, 2, 3)) for x, _ in dataset])[:, None]
+
+
+def _recipe(calls):
+    def recipe(dataset, profile, seed=0, verbose=0):
+        calls.append((len(dataset.train.labels), profile.epochs, seed))
+        _, val, test = recipes.standard_datasets(dataset, profile, seed, augment=False)
+        result = training.TrainingResult(_MeanBrightness(), {"loss": [1.0]}, 0.1, 1)
+        return recipes.Trained(result, val, test)
+
+    return recipe
+
+
+def test_training_subset_is_stratified_and_leaves_val_and_test_alone():
+    dataset = _dataset(100)
+    subset = data_efficiency.training_subset(dataset, 0.2, seed=1)
+    assert data.class_counts(subset.train.labels) == {"normal": 5, "pneumonia": 15}
+    assert subset.val is dataset.val and subset.test is dataset.test
+    again = data_efficiency.training_subset(dataset, 0.2, seed=1)
+    np.testing.assert_array_equal(subset.train.images, again.train.images)
+    assert data_efficiency.training_subset(dataset, 1.0) is dataset
+    with pytest.raises(data_efficiency.SweepError, match="fraction"):
+        data_efficiency.training_subset(dataset, 0.0)
+
+
+def test_sweep_runs_every_model_size_and_seed_and_reuses_runs():
+    dataset, calls = _dataset(100), []
+    profile = config.PROFILES["quick"]
+    done = _recipe([])(dataset, profile, seed=0)
+    sweep = data_efficiency.data_efficiency_sweep(
+        {"a": _recipe(calls), "b": _recipe(calls)},
+        dataset,
+        profile,
+        fractions=(0.2, 1.0),
+        seeds=(0, 1),
+        epochs=2,
+        reuse={("a", 1.0, 0): done},
+        verbose=False,
+    )
+    table = sweep.table
+    assert len(table) == 2 * 2 * 2
+    assert sorted(table["n_train"].unique()) == [20, 100]
+    assert (table["auc"] == 1.0).all()
+    assert len(calls) == 7  # the reused run was not trained again
+    assert {epochs for _, epochs, _ in calls} == {2}
+    assert sweep.trained[("a", 1.0, 0)] is done
+    assert list(sweep.summary().columns) == [20, 100]
+    ax = data_efficiency.plot_data_efficiency(table)
+    assert ax.get_ylabel() == "Test ROC AUC" and len(ax.get_lines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"recipes": {}}, "recipes is empty"),
+        ({"fractions": (0.5, 1.5)}, "fraction"),
+        ({"seeds": ()}, "at least one"),
+        ({"epochs": 0}, "epochs"),
+    ],
+)
+def test_sweep_rejects_bad_arguments(kwargs, message):
+    arguments = {
+        "recipes": {"a": _recipe([])},
+        "dataset": _dataset(),
+        "profile": config.PROFILES["quick"],
+        **kwargs,
+    }
+    with pytest.raises(data_efficiency.SweepError, match=message):
+        data_efficiency.data_efficiency_sweep(**arguments)
