@@ -254,11 +254,17 @@ def test_pretrained_vit_without_keras_hub_says_what_to_do(monkeypatch):
         vit.build_pretrained_vit((28, 28, 1))
 
 
-def test_pretrained_vit_wraps_a_keras_hub_backbone():
-    keras_hub = pytest.importorskip("keras_hub")
-    backbone = keras_hub.models.ViTBackbone(
-        image_shape=(32, 32, 3), patch_size=16, num_layers=1, num_heads=2, hidden_dim=8, mlp_dim=8
-    )
+def test_pretrained_vit_wraps_a_backbone_that_returns_tokens():
+    # A stand-in with a KerasHub ViTBackbone's interface: (32, 32, 3) images in,
+    # a (tokens, dim) sequence out whose first token is the class token.
+    import keras
+
+    image = keras.Input((32, 32, 3))
+    patches = keras.layers.Conv2D(8, 16, strides=16)(image)
+    tokens = keras.layers.Reshape((4, 8))(patches)
+    backbone = keras.Model(image, tokens, name="stand_in_backbone")
     model = vit.build_pretrained_vit((28, 28, 1), backbone=backbone)
+    assert model.get_layer("resize").output.shape[1:3] == (32, 32)
+    assert model.get_layer("grey_to_rgb").output.shape[-1] == 3
     scores = model.predict(_images(2, size=28), verbose=0)
     assert scores.shape == (2, 1) and ((scores >= 0) & (scores <= 1)).all()
