@@ -344,3 +344,115 @@ def plot_calibration(y_true, y_score, *, n_bins: int = 10, ax=None, label: str |
     )
     ax.legend(loc="upper left")
     return ax
+
+
+# --------------------------------------------------------------------------------------
+# Comparing models: one function reads every model the same way
+# --------------------------------------------------------------------------------------
+
+#: The metrics a comparison reports with intervals, in the order chapters show them.
+COMPARISON_METRICS = ("auc", "accuracy", "sensitivity", "specificity")
+
+
+def evaluate_scores(
+    y_val,
+    val_scores,
+    y_test,
+    test_scores,
+    *,
+    specificity_target: float = 0.9,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Score one model the course's one way, with 95 % bootstrap intervals.
+
+    The decision threshold is chosen on the validation split (Youden's J, as in
+    :func:`evaluate_model`) and applied to the test split. A second threshold, also
+    chosen on validation, reaches ``specificity_target``: the sensitivity it gives on
+    the test split answers a hospital's question ("if we accept 10 % false alarms among
+    normal X-rays, how many children with pneumonia do we find?").
+
+    Returns:
+        ``threshold``; for each of :data:`COMPARISON_METRICS` the test value and its
+        interval (``auc``, ``auc_low``, ``auc_high``, ...); ``sensitivity_at_spec``
+        (with ``_low``/``_high``) and ``specificity_at_spec``, the test values at the
+        second threshold.
+    """
+    threshold = choose_threshold(y_val, val_scores, "youden")
+    table = metrics_table(
+        y_test, test_scores, threshold, metrics=COMPARISON_METRICS, n_boot=n_boot, seed=seed
+    )
+    result: dict[str, float] = {"threshold": threshold}
+    for name, row in table.iterrows():
+        result[name] = float(row["value"])
+        result[f"{name}_low"] = float(row["low"])
+        result[f"{name}_high"] = float(row["high"])
+    spec_threshold = choose_threshold(y_val, val_scores, "specificity", target=specificity_target)
+    at_target = binary_metrics(y_test, test_scores, spec_threshold)
+    low, high = bootstrap_ci(
+        y_test, test_scores, "sensitivity", threshold=spec_threshold, n_boot=n_boot, seed=seed
+    )
+    result["sensitivity_at_spec"] = at_target["sensitivity"]
+    result["sensitivity_at_spec_low"] = low
+    result["sensitivity_at_spec_high"] = high
+    result["specificity_at_spec"] = at_target["specificity"]
+    return result
+
+
+def compare_models(
+    scores: dict[str, tuple[np.ndarray, np.ndarray]],
+    y_val,
+    y_test,
+    *,
+    specificity_target: float = 0.9,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Return one row per model, every row computed by :func:`evaluate_scores`.
+
+    Args:
+        scores: ``{model name: (validation scores, test scores)}``.
+        y_val, y_test: the validation and test labels.
+        specificity_target: the validation specificity of the second threshold.
+        n_boot, seed: bootstrap resamples and seed (the same resamples for every model).
+
+    Raises:
+        ValueError: no models, or scores that do not match the labels.
+    """
+    if not scores:
+        raise ValueError("scores is empty: pass {model name: (val_scores, test_scores)}.")
+    rows = {
+        name: evaluate_scores(
+            y_val,
+            val_scores,
+            y_test,
+            test_scores,
+            specificity_target=specificity_target,
+            n_boot=n_boot,
+            seed=seed,
+        )
+        for name, (val_scores, test_scores) in scores.items()
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def format_intervals(
+    table: pd.DataFrame,
+    metrics: tuple[str, ...] = (*COMPARISON_METRICS, "sensitivity_at_spec"),
+    digits: int = 3,
+) -> pd.DataFrame:
+    """Return ``value (low–high)`` strings for the metrics of a :func:`compare_models` table."""
+    missing = [m for m in metrics if not {m, f"{m}_low", f"{m}_high"} <= set(table.columns)]
+    if missing:
+        raise ValueError(f"table lacks value/low/high columns for {missing}.")
+    return pd.DataFrame(
+        {
+            name: [
+                f"{row[name]:.{digits}f} ({row[f'{name}_low']:.{digits}f}–"
+                f"{row[f'{name}_high']:.{digits}f})"
+                for _, row in table.iterrows()
+            ]
+            for name in metrics
+        },
+        index=table.index,
+    )
