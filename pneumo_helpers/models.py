@@ -737,7 +737,10 @@ def build_cnn_transformer_hybrid(
                 x = layers.Conv2D(
                     filters, 3, padding="same", use_bias=False, name=f"stem{block}_conv{conv}"
                 )(x)
-                x = layers.BatchNormalization(name=f"stem{block}_bn{conv}")(x)
+                # momentum 0.9: the running statistics used for validation catch up within
+                # an epoch; Keras' default (0.99) lags a short training behind by hundreds
+                # of steps and makes early validation scores meaningless.
+                x = layers.BatchNormalization(momentum=0.9, name=f"stem{block}_bn{conv}")(x)
                 x = layers.Activation("relu", name=f"stem{block}_relu{conv}")(x)
             x = layers.MaxPooling2D(2, name=f"stem{block}_pool")(x)
         info = WeightsInfo(
