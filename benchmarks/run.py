@@ -40,9 +40,12 @@ def summarise(values: list[float]) -> dict:
 def run_model(name: str, dataset, profile, seeds: list[int]) -> dict:
     """Train and evaluate one model once per seed; return its summary."""
     per_metric: dict[str, list[float]] = {m: [] for m in METRICS}
+    weights: list[str] = []
     for seed in seeds:
         trained = recipes.RECIPES[name](dataset, profile, seed=seed)
         result = trained.result
+        if getattr(trained, "weights", None) is not None:
+            weights.append(trained.weights.describe())
         scores = evaluation.evaluate_model(
             result.model,
             trained.val_data,
@@ -60,7 +63,10 @@ def run_model(name: str, dataset, profile, seeds: list[int]) -> dict:
             f"{result.seconds:.0f} s ({result.epochs_run} epochs)",
             flush=True,
         )
-    return {metric: summarise(values) for metric, values in per_metric.items()}
+    summary = {metric: summarise(values) for metric, values in per_metric.items()}
+    if weights:
+        summary["weights"] = sorted(set(weights))
+    return summary
 
 
 def markdown_table(results: dict, runs: dict) -> str:
@@ -85,6 +91,11 @@ def markdown_table(results: dict, runs: dict) -> str:
             f"{run.get('date', '?')}, {run.get('machine', '?')}"
         )
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    notes = [
+        f"- {name}: {' / '.join(m['weights'])}" for name, m in results.items() if "weights" in m
+    ]
+    if notes:
+        lines += ["", "Starting weights:", "", *notes]
     return "\n".join(lines) + "\n"
 
 

@@ -665,6 +665,7 @@ def build_cnn_transformer_hybrid(
     *,
     stem: str = "conv",
     stem_filters: Sequence[int] = (32, 64),
+    convs_per_block: int = 2,
     resnet_stage: str = "conv3_block4_out",
     weights: str | os.PathLike | None = "imagenet",
     embed_dim: int = 64,
@@ -687,11 +688,13 @@ def build_cnn_transformer_hybrid(
 
     Args:
         input_shape: ``(height, width, channels)`` with 1 or 3 channels.
-        stem: ``"conv"``, blocks of two 3 × 3 convolutions (BatchNorm, ReLU) and a 2 × 2
-            max-pool, one block per ``stem_filters`` entry (28 px → 7 × 7 = 49 tokens
-            with two blocks); or ``"resnet50"``, ResNet50 up to ``resnet_stage`` (stride 8
-            at ``conv3_block4_out``), with ``weights`` as in :func:`load_backbone`.
+        stem: ``"conv"``, blocks of ``convs_per_block`` 3 × 3 convolutions (BatchNorm,
+            ReLU) and a 2 × 2 max-pool, one block per ``stem_filters`` entry (28 px →
+            7 × 7 = 49 tokens with two blocks); or ``"resnet50"``, ResNet50 up to
+            ``resnet_stage`` (stride 8 at ``conv3_block4_out``), with ``weights`` as in
+            :func:`load_backbone`.
         stem_filters: filters per block of the ``"conv"`` stem.
+        convs_per_block: 3 × 3 convolutions per block of the ``"conv"`` stem.
         resnet_stage: the ResNet50 layer whose output becomes the tokens.
         weights: ImageNet weights for the ``"resnet50"`` stem (unused by ``"conv"``).
         embed_dim: token width; must be divisible by ``num_heads``.
@@ -724,6 +727,8 @@ def build_cnn_transformer_hybrid(
     if stem == "conv":
         if not stem_filters:
             raise ModelConfigError("stem_filters must list at least one block, e.g. (32, 64).")
+        if convs_per_block < 1:
+            raise ModelConfigError(f"convs_per_block must be at least 1, got {convs_per_block}.")
         smallest = 2 ** len(stem_filters)
         if min(height, width) < smallest:
             raise ModelConfigError(
@@ -733,7 +738,7 @@ def build_cnn_transformer_hybrid(
         inputs = keras.Input(shape=(height, width, channels), name="image")
         x = inputs
         for block, filters in enumerate(stem_filters, start=1):
-            for conv in (1, 2):
+            for conv in range(1, convs_per_block + 1):
                 x = layers.Conv2D(
                     filters, 3, padding="same", use_bias=False, name=f"stem{block}_conv{conv}"
                 )(x)

@@ -213,7 +213,17 @@ def test_compare_models_reads_every_model_the_same_way():
     threshold = evaluation.choose_threshold(y_val, scores["good"][0])
     point = evaluation.binary_metrics(y_test, scores["good"][1], threshold)
     assert table.loc["good", "accuracy"] == pytest.approx(point["accuracy"])
+    assert {"val_threshold_sensitivity", "val_threshold_specificity"} <= set(table.columns)
     text = evaluation.format_intervals(table)
     assert isinstance(text, pd.DataFrame) and "–" in text.loc["good", "auc"]
     with pytest.raises(ValueError, match="empty"):
         evaluation.compare_models({}, y_val, y_test)
+
+
+def test_sensitivity_at_specificity_reads_the_roc_curve():
+    y = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    scores = np.array([0.1, 0.2, 0.3, 0.9, 0.4, 0.5, 0.8, 0.95])
+    assert evaluation.sensitivity_at_specificity(y, scores, 0.75) == pytest.approx(1.0)
+    assert evaluation.sensitivity_at_specificity(y, scores, 1.0) == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="target"):
+        evaluation.sensitivity_at_specificity(y, scores, 0.0)
