@@ -86,6 +86,16 @@ def test_random_weights_mean_training_everything_from_scratch(monkeypatch):
     assert trained.result.epochs_run == PLAN.scratch_epochs
     assert all(layer.trainable for layer in model.get_layer("vgg16").layers)
     assert float(model.optimizer.learning_rate) == pytest.approx(PLAN.scratch_learning_rate)
+    bn = model.get_layer("vgg16").get_layer("block4_bn")
+    assert bn.momentum == pytest.approx(PLAN.scratch_batchnorm_momentum)
+
+
+def test_a_plan_can_set_its_own_batch_size(monkeypatch):
+    monkeypatch.setitem(recipes._BUILDERS, "vgg16_transfer", tiny_transfer_builder(False))
+    plan = dataclasses.replace(PLAN, scratch_epochs=1, batch_size=8)
+    trained = recipes.train_vgg16_transfer(tiny_dataset(), QUICK, seed=0, plan=plan)
+    images, _ = next(iter(trained.val_data))
+    assert images.shape[0] == 8
 
 
 def test_chain_results_joins_two_phases():

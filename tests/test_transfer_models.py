@@ -314,3 +314,12 @@ def test_custom_layers_survive_saving_and_loading(tmp_path):
     again = keras.models.load_model(path)
     batch = images(2, 28)
     np.testing.assert_allclose(again.predict(batch, verbose=0), model.predict(batch, verbose=0))
+
+
+def test_set_batchnorm_momentum_reaches_nested_layers():
+    model = models.build_resnet50_hybrid((32, 32, 1), weights=None)
+    changed = models.set_batchnorm_momentum(model, 0.9)
+    assert changed == 53  # every BatchNormalization layer of ResNet50
+    assert model.get_layer("resnet50").get_layer("conv1_bn").momentum == 0.9
+    with pytest.raises(models.ModelConfigError, match="momentum"):
+        models.set_batchnorm_momentum(model, 1.0)
