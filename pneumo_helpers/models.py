@@ -284,7 +284,9 @@ def load_backbone(
                 WeightsUnavailableWarning,
                 stacklevel=_stacklevel_outside_package(),
             )
-        return backbone, WeightsInfo(name, requested, "random", "offline: ImageNet download failed")
+        return backbone, WeightsInfo(
+            name, requested, "random", "ImageNet download failed: offline?"
+        )
     return backbone, WeightsInfo(name, requested, requested, f"weights={requested!r} loaded")
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,7 +41,7 @@ def standard_datasets(
     seed: int,
     channels: int = 1,
     image_size: int | None = None,
-    augment: bool = True,
+    augment: bool | float = True,
 ):
     """Return the course's train (shuffled, augmented), validation and test datasets."""
     size = image_size or dataset.size
@@ -92,7 +93,8 @@ class TransferPlan:
     random features would be pointless: the whole network trains from scratch for
     ``scratch_epochs`` at ``scratch_learning_rate``, with BatchNorm's moving statistics
     following the weights closely (``scratch_batchnorm_momentum``). ``batch_size`` (None:
-    the profile's) trades steps per epoch against time per step.
+    the profile's) trades steps per epoch against time per step; ``augment`` scales the
+    strength of the course's radiograph augmentation.
     """
 
     head_epochs: int
@@ -105,14 +107,15 @@ class TransferPlan:
     resize_to: int | None = None
     batch_size: int | None = None
     scratch_batchnorm_momentum: float = 0.9
+    augment: float = 1.0
 
 
 #: Plans per model and profile. Quick: a 2-core CPU at 28 px (resized to 32 px);
 #: full: a GPU with the 128 px images.
 TRANSFER_PLANS: dict[str, dict[str, TransferPlan]] = {
     "vgg16_transfer": {
-        "quick": TransferPlan(2, 1e-3, 2, 1e-5, "block5_conv1", 3, 1e-4),
-        "full": TransferPlan(5, 1e-3, 10, 1e-5, "block5_conv1", 20, 1e-4),
+        "quick": TransferPlan(2, 1e-3, 2, 1e-5, "block5_conv1", 3, 1e-4, augment=2.0),
+        "full": TransferPlan(5, 1e-3, 10, 1e-5, "block5_conv1", 20, 1e-4, augment=2.0),
     },
     "resnet50_hybrid": {
         "quick": TransferPlan(2, 1e-3, 2, 1e-5, "conv5_block1_1_conv", 4, 1e-3, batch_size=32),
@@ -172,7 +175,7 @@ def train_transfer(
     config.set_seed(seed)
     if plan.batch_size:
         profile = dataclasses.replace(profile, batch_size=plan.batch_size)
-    train, val, test = standard_datasets(dataset, profile, seed)
+    train, val, test = standard_datasets(dataset, profile, seed, augment=plan.augment)
     shape = (dataset.size, dataset.size, 1)
     build_options.setdefault("resize_to", plan.resize_to)
     model = _BUILDERS[name](shape, weights, learning_rate=plan.head_learning_rate, **build_options)
@@ -218,6 +221,17 @@ def train_resnet50_hybrid(
     return train_transfer("resnet50_hybrid", dataset, profile, seed, verbose, **options)
 
 
+def hybrid_stem_filters(image_size: int) -> tuple[int, ...]:
+    """Return the hybrid's stem filters for an image size: pool until the grid is about 8 × 8.
+
+    Attention compares every pair of tokens, so its cost grows with the square of their
+    number: 28 px → 2 blocks, 7 × 7 = 49 tokens; 64 → 3 blocks, 8 × 8; 128 → 4 blocks,
+    8 × 8; 224 → 5 blocks, 7 × 7.
+    """
+    blocks = max(1, math.ceil(math.log2(image_size / 8)))
+    return (32, 64, 128, 128, 128, 128)[:blocks]
+
+
 #: Epochs of the CNN-transformer hybrid per profile.
 HYBRID_EPOCHS = {"quick": 8, "full": 30}
 
@@ -232,6 +246,7 @@ def train_cnn_transformer_hybrid(
     """Train the CNN-transformer hybrid (convolutional stem, transformer encoder) of chapter 4."""
     config.set_seed(seed)
     train, val, test = standard_datasets(dataset, profile, seed)
+    build_options.setdefault("stem_filters", hybrid_stem_filters(dataset.size))
     model = models.build_cnn_transformer_hybrid((dataset.size, dataset.size, 1), **build_options)
     result = training.fit(
         model,

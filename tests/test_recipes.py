@@ -237,3 +237,12 @@ def test_sensitivity_at_specificity_reads_the_roc_curve():
     assert evaluation.sensitivity_at_specificity(y, scores, 1.0) == pytest.approx(0.25)
     with pytest.raises(ValueError, match="target"):
         evaluation.sensitivity_at_specificity(y, scores, 0.0)
+
+
+@pytest.mark.parametrize(("size", "grid"), [(28, 7), (64, 8), (128, 8), (224, 7)])
+def test_hybrid_stem_pools_until_the_grid_is_about_8x8(size, grid):
+    filters = recipes.hybrid_stem_filters(size)
+    side = size
+    for _ in filters:
+        side //= 2
+    assert side == grid
