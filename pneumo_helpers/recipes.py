@@ -114,7 +114,7 @@ class TransferPlan:
 #: full: a GPU with the 128 px images.
 TRANSFER_PLANS: dict[str, dict[str, TransferPlan]] = {
     "vgg16_transfer": {
-        "quick": TransferPlan(2, 1e-3, 2, 1e-5, "block5_conv1", 3, 1e-4, augment=2.0),
+        "quick": TransferPlan(2, 1e-3, 2, 1e-5, "block5_conv1", 4, 1e-4, augment=2.0),
         "full": TransferPlan(5, 1e-3, 10, 1e-5, "block5_conv1", 20, 1e-4, augment=2.0),
     },
     "resnet50_hybrid": {
@@ -126,6 +126,15 @@ TRANSFER_PLANS: dict[str, dict[str, TransferPlan]] = {
 _BUILDERS: dict[str, Callable[..., object]] = {
     "vgg16_transfer": models.build_vgg16_transfer,
     "resnet50_hybrid": models.build_resnet50_hybrid,
+}
+
+#: Shorter budgets for the chapters in the quick profile, where chapters 3 and 4 together
+#: must run in a few minutes on a laptop CPU. The benchmark (and the full profile) train
+#: the plans above; :func:`chapter_options` turns these into recipe arguments.
+CHAPTER_EPOCHS: dict[str, dict[str, int]] = {
+    "vgg16_transfer": {"quick": 2},
+    "resnet50_hybrid": {"quick": 2},
+    "cnn_transformer_hybrid": {"quick": 6},
 }
 
 
@@ -241,9 +250,15 @@ def train_cnn_transformer_hybrid(
     profile: config.Profile,
     seed: int = 42,
     verbose: int = 0,
+    *,
+    epochs: int | None = None,
     **build_options,
 ) -> Trained:
-    """Train the CNN-transformer hybrid (convolutional stem, transformer encoder) of chapter 4."""
+    """Train the CNN-transformer hybrid (convolutional stem, transformer encoder) of chapter 4.
+
+    ``epochs`` defaults to ``HYBRID_EPOCHS[profile.name]``; ``build_options`` go to
+    :func:`pneumo_helpers.models.build_cnn_transformer_hybrid`.
+    """
     config.set_seed(seed)
     train, val, test = standard_datasets(dataset, profile, seed)
     build_options.setdefault("stem_filters", hybrid_stem_filters(dataset.size))
@@ -252,7 +267,7 @@ def train_cnn_transformer_hybrid(
         model,
         train,
         val,
-        epochs=HYBRID_EPOCHS[profile.name],
+        epochs=epochs or HYBRID_EPOCHS[profile.name],
         patience=profile.patience,
         train_labels=dataset.train.labels,
         verbose=verbose,
@@ -266,6 +281,28 @@ RECIPES: dict[str, Callable[..., Trained]] = {
     "resnet50_hybrid": train_resnet50_hybrid,
     "cnn_transformer_hybrid": train_cnn_transformer_hybrid,
 }
+
+
+def chapter_options(name: str, profile: config.Profile) -> dict:
+    """Return the recipe arguments a chapter uses for ``name``: its budget, if shorter.
+
+    Empty (the recipe's defaults, as the benchmark trains) unless :data:`CHAPTER_EPOCHS`
+    sets a budget for the profile. For a transfer model the budget caps training from
+    scratch and both phases of fine-tuning.
+    """
+    epochs = CHAPTER_EPOCHS.get(name, {}).get(profile.name)
+    if epochs is None:
+        return {}
+    if name in TRANSFER_PLANS:
+        plan = TRANSFER_PLANS[name][profile.name]
+        shorter = dataclasses.replace(
+            plan,
+            scratch_epochs=min(plan.scratch_epochs, epochs),
+            head_epochs=min(plan.head_epochs, max(1, epochs // 2)),
+            fine_tune_epochs=min(plan.fine_tune_epochs, max(1, epochs - epochs // 2)),
+        )
+        return {"plan": shorter}
+    return {"epochs": epochs}
 
 
 # --------------------------------------------------------------------------------------
@@ -310,8 +347,14 @@ class ModelRun:
     fingerprint: str
 
 
-def run_fingerprint(name: str, dataset: data.PneumoniaMNIST, profile: config.Profile, seed: int):
-    """Return a short hash of everything a run depends on: code, data, profile, seed, weights."""
+def run_fingerprint(
+    name: str,
+    dataset: data.PneumoniaMNIST,
+    profile: config.Profile,
+    seed: int,
+    options: dict | None = None,
+) -> str:
+    """Return a short hash of what a run depends on: code, data, profile, seed, options, weights."""
     digest = hashlib.sha256()
     package = Path(__file__).resolve().parent
     for module in ("recipes", "models", "training", "data"):
@@ -319,7 +362,14 @@ def run_fingerprint(name: str, dataset: data.PneumoniaMNIST, profile: config.Pro
     for split in (dataset.train, dataset.val, dataset.test):
         digest.update(np.ascontiguousarray(split.labels).tobytes())
         digest.update(np.ascontiguousarray(split.images[:64]).tobytes())
-    settings = [name, profile.as_dict(), seed, dataset.size, models.requested_weights("imagenet")]
+    settings = [
+        name,
+        profile.as_dict(),
+        seed,
+        dataset.size,
+        models.requested_weights("imagenet"),
+        sorted((key, repr(value)) for key, value in (options or {}).items()),
+    ]
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()[:16]
 
@@ -330,8 +380,13 @@ def run_from_trained(
     dataset: data.PneumoniaMNIST,
     profile: config.Profile,
     seed: int,
+    options: dict | None = None,
 ) -> ModelRun:
-    """Score a freshly trained model on validation and test and record it as a :class:`ModelRun`."""
+    """Score a freshly trained model on validation and test and record it as a :class:`ModelRun`.
+
+    ``options`` are the recipe arguments it was trained with (e.g. from
+    :func:`chapter_options`); they are part of the run's fingerprint.
+    """
     model = trained.result.model
     val_scores = evaluation.predict_scores(model, trained.val_data)
     start = time.perf_counter()
@@ -351,7 +406,7 @@ def run_from_trained(
         profile=profile.name,
         seed=int(seed),
         image_size=int(dataset.size),
-        fingerprint=run_fingerprint(name, dataset, profile, seed),
+        fingerprint=run_fingerprint(name, dataset, profile, seed, options),
     )
 
 
@@ -379,15 +434,16 @@ def load_run(
     profile: config.Profile,
     seed: int = 42,
     directory: str | Path | None = None,
+    options: dict | None = None,
 ) -> ModelRun | None:
-    """Return the saved run of a recipe, or None when there is none or it is stale."""
+    """Return the saved run of a recipe trained with ``options``, or None (none, or stale)."""
     path = _run_path(name, profile, seed, directory)
     try:
         record = json.loads(path.read_text())
         run = ModelRun(**record)
     except (OSError, ValueError, TypeError):
         return None
-    if run.fingerprint != run_fingerprint(name, dataset, profile, seed):
+    if run.fingerprint != run_fingerprint(name, dataset, profile, seed, options):
         return None
     run.val_scores = np.asarray(run.val_scores, dtype=float)
     run.test_scores = np.asarray(run.test_scores, dtype=float)
@@ -401,17 +457,21 @@ def load_or_train(
     seed: int = 42,
     verbose: int = 0,
     directory: str | Path | None = None,
+    **options,
 ) -> ModelRun:
     """Return the saved run of recipe ``name``, training (and saving) it only when needed.
+
+    ``options`` are passed to the recipe (e.g. ``**chapter_options(name, profile)``); a
+    run saved with other options does not count.
 
     Raises:
         ValueError: ``name`` is not a recipe.
     """
     if name not in RECIPES:
         raise ValueError(f"{name!r} is not a recipe; choose from {sorted(RECIPES)}.")
-    run = load_run(name, dataset, profile, seed, directory)
+    run = load_run(name, dataset, profile, seed, directory, options)
     if run is None:
-        trained = RECIPES[name](dataset, profile, seed=seed, verbose=verbose)
-        run = run_from_trained(name, trained, dataset, profile, seed)
+        trained = RECIPES[name](dataset, profile, seed=seed, verbose=verbose, **options)
+        run = run_from_trained(name, trained, dataset, profile, seed, options)
         save_run(run, directory)
     return run

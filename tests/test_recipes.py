@@ -246,3 +246,42 @@ def test_hybrid_stem_pools_until_the_grid_is_about_8x8(size, grid):
     for _ in filters:
         side //= 2
     assert side == grid
+
+
+def test_chapter_options_shorten_the_quick_profile_only():
+    full = config.profile("full")
+    vgg = recipes.chapter_options("vgg16_transfer", QUICK)["plan"]
+    benchmark = recipes.TRANSFER_PLANS["vgg16_transfer"]["quick"]
+    assert vgg.scratch_epochs == recipes.CHAPTER_EPOCHS["vgg16_transfer"]["quick"]
+    assert vgg.scratch_epochs <= benchmark.scratch_epochs
+    assert (
+        vgg.head_epochs + vgg.fine_tune_epochs <= recipes.CHAPTER_EPOCHS["vgg16_transfer"]["quick"]
+    )
+    assert vgg.scratch_learning_rate == benchmark.scratch_learning_rate
+    assert recipes.chapter_options("vgg16_transfer", full) == {}
+    assert recipes.chapter_options("cnn_transformer_hybrid", QUICK) == {"epochs": 6}
+    assert recipes.chapter_options("baseline_cnn", QUICK) == {}
+
+
+def test_runs_trained_with_other_options_do_not_count(monkeypatch, tmp_path):
+    calls = []
+
+    def recipe(dataset, profile, seed=42, verbose=0, epochs=1):
+        calls.append(epochs)
+        train, val, test = recipes.standard_datasets(dataset, profile, seed, augment=False)
+        model = models.build_baseline_cnn((dataset.size, dataset.size, 1), filters=(4,))
+        result = training.fit(
+            model, train, val, epochs=epochs, patience=1, train_labels=dataset.train.labels
+        )
+        return recipes.Trained(result, val, test)
+
+    monkeypatch.setitem(recipes.RECIPES, "optioned", recipe)
+    dataset = tiny_dataset()
+    recipes.load_or_train("optioned", dataset, QUICK, seed=0, directory=tmp_path, epochs=1)
+    recipes.load_or_train("optioned", dataset, QUICK, seed=0, directory=tmp_path, epochs=1)
+    assert calls == [1]
+    run = recipes.load_or_train("optioned", dataset, QUICK, seed=0, directory=tmp_path, epochs=2)
+    assert calls == [1, 2] and run.epochs_run <= 2
+    assert recipes.run_fingerprint(
+        "x", dataset, QUICK, 0, {"epochs": 1}
+    ) != recipes.run_fingerprint("x", dataset, QUICK, 0)
