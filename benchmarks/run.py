@@ -36,12 +36,19 @@ def summarise(values: list[float]) -> dict:
     return {"mean": float(array.mean()), "std": std, "values": [float(v) for v in array]}
 
 
-def run_model(name: str, dataset, profile, seeds: list[int]) -> dict:
-    """Train and evaluate one model once per seed; return its summary."""
+def run_model(name: str, dataset, profile, seeds: list[int], details: dict | None = None) -> dict:
+    """Train and evaluate one model once per seed; return its summary.
+
+    When ``details`` is a dict, the starting weights of the runs (for transfer models:
+    ImageNet, or random because the download failed) are recorded in it.
+    """
     per_metric: dict[str, list[float]] = {m: [] for m in METRICS}
+    weights: set[str] = set()
     for seed in seeds:
         trained = recipes.RECIPES[name](dataset, profile, seed=seed)
         result = trained.result
+        if getattr(trained, "weights", None) is not None:
+            weights.add(trained.weights.describe())
         scores = evaluation.evaluate_model(
             result.model,
             trained.val_data,
@@ -59,6 +66,8 @@ def run_model(name: str, dataset, profile, seeds: list[int]) -> dict:
             f"{result.seconds:.0f} s ({result.epochs_run} epochs)",
             flush=True,
         )
+    if details is not None and weights:
+        details["weights"] = " / ".join(sorted(weights))
     return {metric: summarise(values) for metric, values in per_metric.items()}
 
 
@@ -79,25 +88,29 @@ def markdown_table(results: dict, runs: dict) -> str:
         cells.append(f"{seconds['mean']:.0f} ± {seconds['std']:.0f}")
         cells.append(f"{metrics['params']['mean']:,.0f}")
         run = runs.get(name, {})
-        cells.append(
+        how = (
             f"{run.get('profile', '?')} profile, seeds {run.get('seeds', '?')}, "
             f"{run.get('date', '?')}, {run.get('machine', '?')}"
         )
+        if run.get("weights"):
+            how += f"; {run['weights']}"
+        cells.append(how)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def write_results(results: dict, run: dict, out: Path) -> str:
+def write_results(results: dict, run: dict, out: Path, details: dict | None = None) -> str:
     """Merge ``results`` into ``out`` (JSON) and rewrite the Markdown table beside it.
 
     ``out`` holds ``{model: {metric: {"mean", "std", "values"}}}``; how each model was run
-    (profile, seeds, date, machine) goes to ``<out>.runs.json``.
+    (profile, seeds, date, machine, and any per-model ``details`` such as the starting
+    weights) goes to ``<out>.runs.json``.
     """
     runs_path = out.with_name(out.stem + ".runs.json")
     existing = json.loads(out.read_text()) if out.exists() else {}
     runs = json.loads(runs_path.read_text()) if runs_path.exists() else {}
     existing.update(results)
-    runs.update({name: run for name in results})
+    runs.update({name: {**run, **(details or {}).get(name, {})} for name in results})
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(existing, indent=2) + "\n")
     runs_path.write_text(json.dumps(runs, indent=2) + "\n")
@@ -132,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     seeds = list(range(args.seeds))
-    results = {name: run_model(name, dataset, profile, seeds) for name in args.models}
+    details: dict[str, dict] = {name: {} for name in args.models}
+    results = {
+        name: run_model(name, dataset, profile, seeds, details[name]) for name in args.models
+    }
     run = {
         "profile": profile.name,
         "seeds": seeds,
@@ -140,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d"),
     }
-    print(write_results(results, run, args.out))
+    print(write_results(results, run, args.out, details))
     return 0
 
 

@@ -148,3 +148,22 @@ def set_seed(seed: int = 42) -> None:
     except ImportError:  # pragma: no cover - TensorFlow is a course requirement
         return
     keras.utils.set_random_seed(int(seed))
+
+
+RESULTS_DIR_ENV = "PNEUMO_RESULTS_DIR"
+
+
+def results_dir() -> Path:
+    """Return the folder where chapters keep trained models' scores for later chapters.
+
+    ``PNEUMO_RESULTS_DIR`` wins; otherwise ``_build/results`` in a checkout (removed by
+    ``make clean``), or ``results`` in the per-user cache directory. Nothing is created.
+    """
+    configured = os.environ.get(RESULTS_DIR_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser().resolve()
+    if in_checkout():
+        return _REPO_ROOT / "_build" / "results"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("pneumo-course")) / "results"

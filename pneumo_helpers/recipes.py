@@ -7,19 +7,32 @@ benchmark (``benchmarks/run.py``) calls the recipes so that both measure the sam
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
-from . import config, data, models, training
+import numpy as np
+
+from . import config, data, evaluation, models, training
 
 
 @dataclass
 class Trained:
-    """A trained model with the validation and test datasets it is evaluated on."""
+    """A trained model with the validation and test datasets it is evaluated on.
+
+    ``weights`` records which weights a transfer model started from (None for models
+    without a pretrained part).
+    """
 
     result: training.TrainingResult
     val_data: object
     test_data: object
+    weights: models.WeightsInfo | None = field(default=None)
 
 
 def standard_datasets(
@@ -69,8 +82,209 @@ def train_baseline_cnn(
     return Trained(result, val, test)
 
 
+# --------------------------------------------------------------------------------------
+# Transfer learning: feature extraction then fine-tuning, or training from scratch
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransferPlan:
+    """How a transfer model trains in one profile, for either kind of starting weights.
+
+    With pretrained (ImageNet) weights: ``head_epochs`` of feature extraction (frozen
+    backbone, only the head learns, at ``head_learning_rate``), then ``fine_tune_epochs``
+    with the backbone trainable from ``fine_tune_from`` on at the lower
+    ``fine_tune_learning_rate`` (BatchNorm frozen). With random weights (offline), freezing
+    random features would be pointless: the whole network trains from scratch for
+    ``scratch_epochs`` at ``scratch_learning_rate``, with BatchNorm's moving statistics
+    following the weights closely (``scratch_batchnorm_momentum``). ``batch_size`` (None:
+    the profile's) trades steps per epoch against time per step; ``augment`` scales the
+    strength of the course's radiograph augmentation.
+    """
+
+    head_epochs: int
+    head_learning_rate: float
+    fine_tune_epochs: int
+    fine_tune_learning_rate: float
+    fine_tune_from: str
+    scratch_epochs: int
+    scratch_learning_rate: float
+    resize_to: int | None = None
+    batch_size: int | None = None
+    scratch_batchnorm_momentum: float = 0.9
+    augment: float = 1.0
+
+
+#: Plans per model and profile. Quick: a 2-core CPU at 28 px (resized to 32 px);
+#: full: a GPU with the 128 px images.
+TRANSFER_PLANS: dict[str, dict[str, TransferPlan]] = {
+    "vgg16_transfer": {
+        "quick": TransferPlan(2, 1e-3, 2, 1e-5, "block5_conv1", 4, 1e-4, augment=2.0),
+        "full": TransferPlan(5, 1e-3, 10, 1e-5, "block5_conv1", 20, 1e-4, augment=2.0),
+    },
+    "resnet50_hybrid": {
+        "quick": TransferPlan(2, 1e-3, 2, 1e-5, "conv5_block1_1_conv", 4, 1e-3, batch_size=32),
+        "full": TransferPlan(5, 1e-3, 10, 1e-5, "conv5_block1_1_conv", 20, 1e-3, batch_size=32),
+    },
+}
+
+_BUILDERS: dict[str, Callable[..., object]] = {
+    "vgg16_transfer": models.build_vgg16_transfer,
+    "resnet50_hybrid": models.build_resnet50_hybrid,
+}
+
+#: Shorter budgets for the chapters in the quick profile, where chapters 3 and 4 together
+#: must run in a few minutes on a laptop CPU. The benchmark (and the full profile) train
+#: the plans above; :func:`chapter_options` turns these into recipe arguments.
+CHAPTER_EPOCHS: dict[str, dict[str, int]] = {
+    "vgg16_transfer": {"quick": 2},
+    "resnet50_hybrid": {"quick": 2},
+    "cnn_transformer_hybrid": {"quick": 6},
+}
+
+
+def chain_results(
+    first: training.TrainingResult, second: training.TrainingResult
+) -> training.TrainingResult:
+    """Join two training phases (feature extraction, then fine-tuning) into one result."""
+    keys = list(dict.fromkeys([*first.history, *second.history]))
+    history = {
+        key: first.history.get(key, [float("nan")] * first.epochs_run)
+        + second.history.get(key, [float("nan")] * second.epochs_run)
+        for key in keys
+    }
+    return training.TrainingResult(
+        model=second.model,
+        history=history,
+        seconds=first.seconds + second.seconds,
+        best_epoch=first.epochs_run + second.best_epoch,
+        class_weight=second.class_weight,
+    )
+
+
+def train_transfer(
+    name: str,
+    dataset: data.PneumoniaMNIST,
+    profile: config.Profile,
+    seed: int = 42,
+    verbose: int = 0,
+    *,
+    weights: str | None = "imagenet",
+    plan: TransferPlan | None = None,
+    **build_options,
+) -> Trained:
+    """Train ``vgg16_transfer`` or ``resnet50_hybrid`` following its :class:`TransferPlan`.
+
+    Pretrained weights: feature extraction, then fine-tuning of the top of the backbone
+    (:func:`pneumo_helpers.models.unfreeze`). Random weights: training from scratch.
+
+    Args:
+        name: ``"vgg16_transfer"`` or ``"resnet50_hybrid"``.
+        dataset, profile, seed, verbose: as for every recipe.
+        weights: ``"imagenet"`` (random with a warning when it cannot be downloaded) or None.
+        plan: epochs and learning rates; default ``TRANSFER_PLANS[name][profile.name]``.
+        build_options: passed to the builder (e.g. ``pooling="flatten"``).
+    """
+    plan = plan or TRANSFER_PLANS[name][profile.name]
+    config.set_seed(seed)
+    if plan.batch_size:
+        profile = dataclasses.replace(profile, batch_size=plan.batch_size)
+    train, val, test = standard_datasets(dataset, profile, seed, augment=plan.augment)
+    shape = (dataset.size, dataset.size, 1)
+    build_options.setdefault("resize_to", plan.resize_to)
+    model = _BUILDERS[name](shape, weights, learning_rate=plan.head_learning_rate, **build_options)
+    info = models.weights_info(model)
+    common = {
+        "patience": profile.patience,
+        "train_labels": dataset.train.labels,
+        "verbose": verbose,
+    }
+    if info.pretrained:
+        head = training.fit(model, train, val, epochs=plan.head_epochs, **common)
+        models.unfreeze(model, plan.fine_tune_from, learning_rate=plan.fine_tune_learning_rate)
+        tuned = training.fit(model, train, val, epochs=plan.fine_tune_epochs, **common)
+        result = chain_results(head, tuned)
+    else:
+        # The builder left a random backbone trainable, BatchNorm included: from scratch,
+        # BatchNorm must learn its statistics, and quickly in a short schedule.
+        models.set_batchnorm_momentum(model, plan.scratch_batchnorm_momentum)
+        models.compile_binary(model, plan.scratch_learning_rate)
+        result = training.fit(model, train, val, epochs=plan.scratch_epochs, **common)
+    return Trained(result, val, test, weights=info)
+
+
+def train_vgg16_transfer(
+    dataset: data.PneumoniaMNIST,
+    profile: config.Profile,
+    seed: int = 42,
+    verbose: int = 0,
+    **options,
+) -> Trained:
+    """Train VGG16 the way chapter 3 does (see :func:`train_transfer`)."""
+    return train_transfer("vgg16_transfer", dataset, profile, seed, verbose, **options)
+
+
+def train_resnet50_hybrid(
+    dataset: data.PneumoniaMNIST,
+    profile: config.Profile,
+    seed: int = 42,
+    verbose: int = 0,
+    **options,
+) -> Trained:
+    """Train the ResNet50 hybrid (global average pooling head) the way chapter 4 does."""
+    return train_transfer("resnet50_hybrid", dataset, profile, seed, verbose, **options)
+
+
+def hybrid_stem_filters(image_size: int) -> tuple[int, ...]:
+    """Return the hybrid's stem filters for an image size: pool until the grid is about 8 × 8.
+
+    Attention compares every pair of tokens, so its cost grows with the square of their
+    number: 28 px → 2 blocks, 7 × 7 = 49 tokens; 64 → 3 blocks, 8 × 8; 128 → 4 blocks,
+    8 × 8; 224 → 5 blocks, 7 × 7.
+    """
+    blocks = max(1, math.ceil(math.log2(image_size / 8)))
+    return (32, 64, 128, 128, 128, 128)[:blocks]
+
+
+#: Epochs of the CNN-transformer hybrid per profile.
+HYBRID_EPOCHS = {"quick": 8, "full": 30}
+
+
+def train_cnn_transformer_hybrid(
+    dataset: data.PneumoniaMNIST,
+    profile: config.Profile,
+    seed: int = 42,
+    verbose: int = 0,
+    *,
+    epochs: int | None = None,
+    **build_options,
+) -> Trained:
+    """Train the CNN-transformer hybrid (convolutional stem, transformer encoder) of chapter 4.
+
+    ``epochs`` defaults to ``HYBRID_EPOCHS[profile.name]``; ``build_options`` go to
+    :func:`pneumo_helpers.models.build_cnn_transformer_hybrid`.
+    """
+    config.set_seed(seed)
+    train, val, test = standard_datasets(dataset, profile, seed)
+    build_options.setdefault("stem_filters", hybrid_stem_filters(dataset.size))
+    model = models.build_cnn_transformer_hybrid((dataset.size, dataset.size, 1), **build_options)
+    result = training.fit(
+        model,
+        train,
+        val,
+        epochs=epochs or HYBRID_EPOCHS[profile.name],
+        patience=profile.patience,
+        train_labels=dataset.train.labels,
+        verbose=verbose,
+    )
+    return Trained(result, val, test, weights=models.weights_info(model))
+
+
 RECIPES: dict[str, Callable[..., Trained]] = {
     "baseline_cnn": train_baseline_cnn,
+    "vgg16_transfer": train_vgg16_transfer,
+    "resnet50_hybrid": train_resnet50_hybrid,
+    "cnn_transformer_hybrid": train_cnn_transformer_hybrid,
 }
 
 
@@ -116,3 +330,197 @@ def train_vit(
 
 
 RECIPES["vit"] = train_vit
+
+
+def chapter_options(name: str, profile: config.Profile) -> dict:
+    """Return the recipe arguments a chapter uses for ``name``: its budget, if shorter.
+
+    Empty (the recipe's defaults, as the benchmark trains) unless :data:`CHAPTER_EPOCHS`
+    sets a budget for the profile. For a transfer model the budget caps training from
+    scratch and both phases of fine-tuning.
+    """
+    epochs = CHAPTER_EPOCHS.get(name, {}).get(profile.name)
+    if epochs is None:
+        return {}
+    if name in TRANSFER_PLANS:
+        plan = TRANSFER_PLANS[name][profile.name]
+        shorter = dataclasses.replace(
+            plan,
+            scratch_epochs=min(plan.scratch_epochs, epochs),
+            head_epochs=min(plan.head_epochs, max(1, epochs // 2)),
+            fine_tune_epochs=min(plan.fine_tune_epochs, max(1, epochs - epochs // 2)),
+        )
+        return {"plan": shorter}
+    return {"epochs": epochs}
+
+
+# --------------------------------------------------------------------------------------
+# Runs: what a later chapter needs of a trained model, kept so it is trained once
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelRun:
+    """A trained model's validation and test scores and its costs, without the model.
+
+    Chapter 4 compares every model of the course; it reads the runs that earlier chapters
+    saved (:func:`save_run`) instead of training them again.
+
+    Attributes
+    ----------
+    name : the recipe's name, e.g. ``"vgg16_transfer"``.
+    val_scores, test_scores : pneumonia scores on the validation and test splits.
+    params : number of parameters.
+    train_seconds : wall-clock training time.
+    epochs_run : epochs trained.
+    predict_ms : milliseconds per X-ray to score the test split (batch inference).
+    weights : which weights the model started from, in words.
+    pretrained : whether those were pretrained weights.
+    profile, seed, image_size : how it was trained.
+    fingerprint : identifies the code, data and settings; a run whose fingerprint
+        differs from the current one is stale and trained again.
+    """
+
+    name: str
+    val_scores: np.ndarray
+    test_scores: np.ndarray
+    params: int
+    train_seconds: float
+    epochs_run: int
+    predict_ms: float
+    weights: str
+    pretrained: bool
+    profile: str
+    seed: int
+    image_size: int
+    fingerprint: str
+
+
+def run_fingerprint(
+    name: str,
+    dataset: data.PneumoniaMNIST,
+    profile: config.Profile,
+    seed: int,
+    options: dict | None = None,
+) -> str:
+    """Return a short hash of what a run depends on: code, data, profile, seed, options, weights."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for module in ("recipes", "models", "training", "data"):
+        digest.update((package / f"{module}.py").read_bytes())
+    for split in (dataset.train, dataset.val, dataset.test):
+        digest.update(np.ascontiguousarray(split.labels).tobytes())
+        digest.update(np.ascontiguousarray(split.images[:64]).tobytes())
+    settings = [
+        name,
+        profile.as_dict(),
+        seed,
+        dataset.size,
+        models.requested_weights("imagenet"),
+        sorted((key, repr(value)) for key, value in (options or {}).items()),
+    ]
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest()[:16]
+
+
+def run_from_trained(
+    name: str,
+    trained: Trained,
+    dataset: data.PneumoniaMNIST,
+    profile: config.Profile,
+    seed: int,
+    options: dict | None = None,
+) -> ModelRun:
+    """Score a freshly trained model on validation and test and record it as a :class:`ModelRun`.
+
+    ``options`` are the recipe arguments it was trained with (e.g. from
+    :func:`chapter_options`); they are part of the run's fingerprint.
+    """
+    model = trained.result.model
+    val_scores = evaluation.predict_scores(model, trained.val_data)
+    start = time.perf_counter()
+    test_scores = evaluation.predict_scores(model, trained.test_data)
+    predict_ms = 1000.0 * (time.perf_counter() - start) / len(test_scores)
+    weights = trained.weights
+    return ModelRun(
+        name=name,
+        val_scores=val_scores,
+        test_scores=test_scores,
+        params=int(model.count_params()),
+        train_seconds=float(trained.result.seconds),
+        epochs_run=int(trained.result.epochs_run),
+        predict_ms=float(predict_ms),
+        weights=weights.describe() if weights else "No pretrained part (trained from scratch).",
+        pretrained=bool(weights and weights.pretrained),
+        profile=profile.name,
+        seed=int(seed),
+        image_size=int(dataset.size),
+        fingerprint=run_fingerprint(name, dataset, profile, seed, options),
+    )
+
+
+def _run_path(name: str, profile: config.Profile, seed: int, directory: Path | None) -> Path:
+    folder = Path(directory) if directory is not None else config.results_dir()
+    return folder / f"{name}-{profile.name}-seed{seed}.json"
+
+
+def save_run(run: ModelRun, directory: str | Path | None = None) -> Path:
+    """Write a run to ``<results dir>/<name>-<profile>-seed<seed>.json``; return the path."""
+    path = _run_path(run.name, config.profile(run.profile), run.seed, directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = asdict(run)
+    record["val_scores"] = run.val_scores.tolist()
+    record["test_scores"] = run.test_scores.tolist()
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(record))
+    tmp.replace(path)
+    return path
+
+
+def load_run(
+    name: str,
+    dataset: data.PneumoniaMNIST,
+    profile: config.Profile,
+    seed: int = 42,
+    directory: str | Path | None = None,
+    options: dict | None = None,
+) -> ModelRun | None:
+    """Return the saved run of a recipe trained with ``options``, or None (none, or stale)."""
+    path = _run_path(name, profile, seed, directory)
+    try:
+        record = json.loads(path.read_text())
+        run = ModelRun(**record)
+    except (OSError, ValueError, TypeError):
+        return None
+    if run.fingerprint != run_fingerprint(name, dataset, profile, seed, options):
+        return None
+    run.val_scores = np.asarray(run.val_scores, dtype=float)
+    run.test_scores = np.asarray(run.test_scores, dtype=float)
+    return run
+
+
+def load_or_train(
+    name: str,
+    dataset: data.PneumoniaMNIST,
+    profile: config.Profile,
+    seed: int = 42,
+    verbose: int = 0,
+    directory: str | Path | None = None,
+    **options,
+) -> ModelRun:
+    """Return the saved run of recipe ``name``, training (and saving) it only when needed.
+
+    ``options`` are passed to the recipe (e.g. ``**chapter_options(name, profile)``); a
+    run saved with other options does not count.
+
+    Raises:
+        ValueError: ``name`` is not a recipe.
+    """
+    if name not in RECIPES:
+        raise ValueError(f"{name!r} is not a recipe; choose from {sorted(RECIPES)}.")
+    run = load_run(name, dataset, profile, seed, directory, options)
+    if run is None:
+        trained = RECIPES[name](dataset, profile, seed=seed, verbose=verbose, **options)
+        run = run_from_trained(name, trained, dataset, profile, seed, options)
+        save_run(run, directory)
+    return run

@@ -54,3 +54,21 @@ def test_unknown_model_and_bad_seed_count_are_refused(bench, capsys):
 def test_bad_profile_is_reported_without_a_traceback(bench, capsys):
     assert bench.main(["--models", "baseline_cnn", "--profile", "huge"]) == 2
     assert "huge" in capsys.readouterr().err
+
+
+def test_starting_weights_are_recorded_beside_the_results(bench, tmp_path):
+    out = tmp_path / "results.json"
+    run = {"profile": "quick", "seeds": [0], "date": "2026-01-01", "machine": "test"}
+    details = {"vgg16_transfer": {"weights": "VGG16: RANDOM initial weights"}}
+    bench.write_results({"vgg16_transfer": fake_result(bench, 0.95)}, run, out, details)
+    assert set(json.loads(out.read_text())["vgg16_transfer"]) == set(bench.METRICS)
+    runs = json.loads((tmp_path / "results.runs.json").read_text())
+    assert runs["vgg16_transfer"]["weights"] == "VGG16: RANDOM initial weights"
+    assert "RANDOM initial weights" in (tmp_path / "results.md").read_text()
+
+
+def test_the_transfer_models_are_benchmark_choices(bench):
+    from pneumo_helpers import recipes
+
+    for name in ("vgg16_transfer", "resnet50_hybrid", "cnn_transformer_hybrid"):
+        assert name in recipes.RECIPES
