@@ -194,6 +194,37 @@ def chapter_times(
     return table
 
 
+def repository_file(relative: str, root: Path = ROOT, timeout: float = 30.0) -> str:
+    """Return the text of a file of the course repository, e.g. ``benchmarks/results.json``.
+
+    Read from the checkout when the course runs from one; otherwise (on Colab) downloaded
+    from the repository's ``main`` branch on GitHub.
+
+    Raises:
+        CourseError: the file is neither in the checkout nor downloadable.
+    """
+    local = root / relative
+    if local.exists():
+        return local.read_text(encoding="utf-8")
+    import urllib.error
+    import urllib.request
+
+    from . import REPOSITORY_URL
+
+    match = GITHUB_URL.match(REPOSITORY_URL)
+    if not match:
+        raise CourseError(f"REPOSITORY_URL {REPOSITORY_URL!r} is not a GitHub URL: run set-repo.")
+    url = f"https://raw.githubusercontent.com/{match['owner']}/{match['name']}/main/{relative}"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.read().decode("utf-8")
+    except (urllib.error.URLError, OSError) as error:
+        raise CourseError(
+            f"{relative} is not in this checkout and could not be downloaded from {url} "
+            f"({error}). Clone the repository or check the internet connection."
+        ) from error
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(

@@ -116,3 +116,19 @@ def test_chapter_times_come_from_the_execution_cache(tmp_path):
 def test_chapter_times_without_a_cache_says_what_to_do(tmp_path):
     with pytest.raises(course.CourseError, match="make test"):
         course.chapter_times("quick", root=tmp_path)
+
+
+def test_repository_file_reads_the_checkout_first():
+    text = course.repository_file("benchmarks/results.json")
+    assert "auc" in json.loads(text)[next(iter(json.loads(text)))]
+
+
+def test_repository_file_that_cannot_be_found_says_what_to_do(tmp_path, monkeypatch):
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(course.CourseError, match="could not be downloaded"):
+        course.repository_file("benchmarks/nothing.json", root=tmp_path)
