@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
 # CI and the tests use the shared copy of the data; elsewhere data/ or PNEUMO_DATA_DIR.
 
-.PHONY: install book test lab lint format benchmark clean
+.PHONY: install browser book test lab lint format benchmark clean
 
 install: $(STAMP)
 
@@ -26,8 +26,24 @@ book: install
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
 	@echo "Open _build/html/index.html"
 
-## Lint, unit tests, every notebook under nbval, then the site built from that one execution and checked.
-test: install
+## A headless Chromium for the site checks: PNEUMO_BROWSER, or one on the PATH, or Debian's
+## package installed with apt-get (as root or with password-less sudo).
+BROWSERS := chromium chromium-browser google-chrome google-chrome-stable
+browser:
+	@if [ -n "$$PNEUMO_BROWSER" ]; then exit 0; fi; \
+	for b in $(BROWSERS); do command -v $$b >/dev/null 2>&1 && exit 0; done; \
+	if command -v apt-get >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; \
+		else echo "make test needs Chromium for the site checks: run 'sudo apt-get install chromium'" >&2; exit 1; fi; \
+		echo "Installing Chromium (Debian package) for the site checks"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	else \
+		echo "make test needs Chromium or Chrome for the site checks: install one, or set PNEUMO_BROWSER to its path" >&2; exit 1; \
+	fi
+
+## Lint, unit tests, every notebook under nbval, then the site built from that one execution and
+## checked as files and in headless Chromium (a screenshot lands in _build/screenshots).
+test: install browser
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=1200 tests chapters --ignore=tests/site
