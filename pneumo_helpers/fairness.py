@@ -46,6 +46,12 @@ MALE_PROBABILITY = 0.52
 #: Share of the X-rays taken by the portable unit in each split: rare in training, a larger
 #: share of the population the model is validated and deployed on.
 DEFAULT_SHIFTED_SHARES = {"train": 0.04, "val": 0.25, "test": 0.33}
+#: Share of pneumonia among the shifted site's X-rays per split (None: the split's own).
+#: In the training hospitals the portable unit mostly imaged children on follow-up, so
+#: few of its training X-rays show pneumonia; where the model is deployed it images
+#: everyone. This sampling bias is what lets a model learn the device as a shortcut
+#: (Zech et al. 2018).
+DEFAULT_SHIFTED_PREVALENCE = {"train": 0.3, "val": None, "test": None}
 #: How the two fixed sites split the remaining X-rays.
 HOSPITAL_A_SHARE = 0.55
 
@@ -157,7 +163,10 @@ def apply_acquisition_shift(
 
 
 def simulate_metadata(
-    labels: np.ndarray, shifted_share: float = 0.04, seed: int = 0
+    labels: np.ndarray,
+    shifted_share: float = 0.04,
+    seed: int = 0,
+    shifted_prevalence: float | None = None,
 ) -> pd.DataFrame:
     """Draw simulated sex, age band and acquisition site for each X-ray.
 
@@ -168,13 +177,18 @@ def simulate_metadata(
     * **age band**: drawn from :data:`AGE_BAND_PROBABILITIES` given the label, so
       prevalence differs by age band while the images do not;
     * **site**: :data:`SHIFTED_SITE` with probability ``shifted_share``, otherwise
-      Hospital A (share :data:`HOSPITAL_A_SHARE`) or Hospital B, independent of the
-      label. Only :func:`simulate_cohort` changes the images of the shifted site.
+      Hospital A (share :data:`HOSPITAL_A_SHARE`) or Hospital B. With
+      ``shifted_prevalence=None`` the site is independent of the label; otherwise the
+      shifted site's X-rays show pneumonia in that share (on average), by drawing the
+      site with a probability that depends on the label. Only :func:`simulate_cohort`
+      changes the images of the shifted site.
 
     Args:
         labels: ``(N,)`` 0/1 labels.
         shifted_share: probability that an X-ray comes from the shifted site, in [0, 1].
         seed: the generator's seed.
+        shifted_prevalence: share of pneumonia among the shifted site's X-rays, in
+            [0, 1]; None keeps the split's own prevalence (site independent of label).
 
     Returns:
         A DataFrame with categorical columns ``sex``, ``age_band`` and ``site``.
@@ -191,11 +205,25 @@ def simulate_metadata(
     for label, probabilities in AGE_BAND_PROBABILITIES.items():
         members = labels == label
         age[members] = rng.choice(AGE_BANDS, size=int(members.sum()), p=probabilities)
-    draw = rng.random(n)
-    remaining = (1.0 - shifted_share) * HOSPITAL_A_SHARE
-    site = np.where(
-        draw < shifted_share, SITES[2], np.where(draw < shifted_share + remaining, *SITES[:2])
-    )
+    prevalence = float(labels.mean()) if n else 0.0
+    p_shifted = np.full(n, shifted_share)
+    if shifted_prevalence is not None:
+        if not 0.0 <= shifted_prevalence <= 1.0:
+            raise FairnessInputError(
+                f"shifted_prevalence must be in [0, 1] or None, got {shifted_prevalence!r}."
+            )
+        # Bayes: P(site | label) = P(label | site) P(site) / P(label).
+        p_sick = shifted_share * shifted_prevalence / max(prevalence, 1e-12)
+        p_well = shifted_share * (1 - shifted_prevalence) / max(1 - prevalence, 1e-12)
+        if max(p_sick, p_well) > 1:
+            raise FairnessInputError(
+                f"shifted_share={shifted_share} with shifted_prevalence={shifted_prevalence} "
+                "needs more cases of one class than the labels hold; lower one of them."
+            )
+        p_shifted = np.where(labels == 1, p_sick, p_well)
+    shifted = rng.random(n) < p_shifted
+    hospital_a = rng.random(n) < HOSPITAL_A_SHARE
+    site = np.where(shifted, SITES[2], np.where(hospital_a, SITES[0], SITES[1]))
     return pd.DataFrame(
         {
             "sex": pd.Categorical(sex, categories=SEXES),
@@ -217,6 +245,8 @@ class SimulatedCohort:
     original : the untouched data set.
     shift : the acquisition shift applied to the shifted site.
     shifted_shares : the shifted site's share per split.
+    shifted_prevalence : the share of pneumonia among the shifted site's X-rays per split
+        (None: the split's own).
     """
 
     dataset: data.PneumoniaMNIST
@@ -224,6 +254,7 @@ class SimulatedCohort:
     original: data.PneumoniaMNIST
     shift: AcquisitionShift
     shifted_shares: dict[str, float]
+    shifted_prevalence: dict[str, float | None]
 
     def shifted(self, split: str) -> np.ndarray:
         """Return a boolean mask of the shifted site's X-rays in ``split``."""
@@ -234,6 +265,7 @@ def simulate_cohort(
     dataset: data.PneumoniaMNIST,
     *,
     shifted_shares: Mapping[str, float] | None = None,
+    shifted_prevalence: Mapping[str, float | None] | None = None,
     shift: AcquisitionShift | None = None,
     seed: int = 0,
 ) -> SimulatedCohort:
@@ -243,6 +275,9 @@ def simulate_cohort(
         dataset: PneumoniaMNIST as :func:`pneumo_helpers.data.load_pneumoniamnist` returns.
         shifted_shares: the shifted site's share per split; default
             :data:`DEFAULT_SHIFTED_SHARES` (rare in training, a third of the test split).
+        shifted_prevalence: share of pneumonia among the shifted site's X-rays per split;
+            default :data:`DEFAULT_SHIFTED_PREVALENCE` (low in training only). A split
+            missing from the dict keeps its own prevalence.
         shift: how the shifted site changes its images; default :class:`AcquisitionShift()`.
         seed: seeds the metadata and the noise (each split gets its own stream).
 
@@ -255,10 +290,18 @@ def simulate_cohort(
         raise FairnessInputError(
             f"shifted_shares lacks the splits {missing}; give a share for each of {data.SPLITS}."
         )
+    prevalences = dict(
+        DEFAULT_SHIFTED_PREVALENCE if shifted_prevalence is None else shifted_prevalence
+    )
     shift = shift or AcquisitionShift()
     splits, metadata = {}, {}
     for offset, (name, split) in enumerate(dataset.splits().items()):
-        meta = simulate_metadata(split.labels, shares[name], seed=seed + 1000 * offset)
+        meta = simulate_metadata(
+            split.labels,
+            shares[name],
+            seed=seed + 1000 * offset,
+            shifted_prevalence=prevalences.get(name),
+        )
         images = split.images.copy()
         mask = (meta["site"] == SHIFTED_SITE).to_numpy()
         if mask.any():
@@ -273,6 +316,7 @@ def simulate_cohort(
         original=dataset,
         shift=shift,
         shifted_shares=shares,
+        shifted_prevalence={name: prevalences.get(name) for name in data.SPLITS},
     )
 
 
@@ -1049,6 +1093,15 @@ def model_card(
     confidence = first.attrs.get("confidence", 0.95)
     header_metrics = [METRIC_LABELS[m] for m in metrics]
     overall = first.loc[OVERALL]
+    group_thresholds_used = first.drop(index=OVERALL, errors="ignore")["threshold"]
+    if np.allclose(group_thresholds_used, overall["threshold"]):
+        threshold_text = f"threshold {overall['threshold']:.3f}"
+    else:
+        threshold_text = (
+            "group-specific thresholds ("
+            + ", ".join(f"{group} {value:.3f}" for group, value in group_thresholds_used.items())
+            + ")"
+        )
     sections = [f"# Model card: {model_name}"]
     if details:
         sections += ["## Model details", _bullets(details)]
@@ -1059,8 +1112,7 @@ def model_card(
     sections += [
         "## Overall performance",
         f"Test split, n = {int(overall['n'])}, prevalence {overall['prevalence']:.1%}, "
-        f"threshold {overall['threshold']:.3f}; values with {confidence:.0%} bootstrap "
-        "intervals.",
+        f"{threshold_text}; values with {confidence:.0%} bootstrap intervals.",
         _markdown_table(header_metrics, [[_interval_text(overall, m) for m in metrics]]),
         "## Performance by group",
     ]

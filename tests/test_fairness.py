@@ -165,6 +165,19 @@ def test_simulate_metadata_follows_its_documented_generator():
         fairness.simulate_metadata(labels, shifted_share=1.5)
 
 
+def test_simulate_metadata_can_give_the_shifted_site_its_own_prevalence():
+    labels = np.r_[np.zeros(10000, int), np.ones(30000, int)]  # prevalence 0.75
+    meta = fairness.simulate_metadata(labels, 0.1, seed=1, shifted_prevalence=0.3)
+    shifted = (meta["site"] == fairness.SHIFTED_SITE).to_numpy()
+    assert shifted.mean() == pytest.approx(0.1, abs=0.01)
+    assert labels[shifted].mean() == pytest.approx(0.3, abs=0.03)
+    assert labels[~shifted].mean() == pytest.approx((0.75 - 0.1 * 0.3) / 0.9, abs=0.01)
+    with pytest.raises(fairness.FairnessInputError, match="lower one of them"):
+        fairness.simulate_metadata(labels, 0.5, shifted_prevalence=0.0)  # needs 20000 normals
+    with pytest.raises(fairness.FairnessInputError, match="shifted_prevalence"):
+        fairness.simulate_metadata(labels, 0.1, shifted_prevalence=2.0)
+
+
 def test_acquisition_shift_lowers_contrast_darkens_and_adds_noise_as_documented():
     rng = np.random.default_rng(0)
     images = rng.integers(60, 200, size=(5, 16, 16)).astype(np.uint8)
@@ -221,6 +234,7 @@ def test_simulate_cohort_changes_only_the_shifted_sites_images():
         assert (new.images[shifted] != split.images[shifted]).any()
         np.testing.assert_array_equal(new.labels, split.labels)
         assert len(cohort.metadata[name]) == len(split.labels)
+    assert cohort.shifted_prevalence == fairness.DEFAULT_SHIFTED_PREVALENCE
     with pytest.raises(fairness.FairnessInputError, match="lacks the splits"):
         fairness.simulate_cohort(dataset, shifted_shares={"train": 0.1})
 
