@@ -999,8 +999,9 @@ def plot_underdiagnosis(
     confidence = next(iter(audits.values())).attrs.get("confidence", 0.95)
     ax.set(
         ylabel=f"{METRIC_LABELS[metric]}\n(point and {confidence:.0%} interval)",
-        xlim=(-0.6, x - 0.4),
+        xlim=(-0.7, positions[-1] + 0.7),
     )
+    ax.grid(False, axis="x")  # the vertical lines separate attributes, not groups
     ax.legend(loc="best")
     return ax
 
