@@ -145,10 +145,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     seeds = list(range(args.seeds))
-    details: dict[str, dict] = {name: {} for name in args.models}
-    results = {
-        name: run_model(name, dataset, profile, seeds, details[name]) for name in args.models
-    }
     run = {
         "profile": profile.name,
         "seeds": seeds,
@@ -156,7 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         f"Python {platform.python_version()}",
         "date": time.strftime("%Y-%m-%d"),
     }
-    print(write_results(results, run, args.out, details))
+    table = ""
+    for name in args.models:
+        # Written after each model, so a long run that is stopped keeps what it measured.
+        details = {name: {}}
+        results = {name: run_model(name, dataset, profile, seeds, details[name])}
+        table = write_results(results, run, args.out, details)
+    print(table)
     return 0
 
 
