@@ -271,6 +271,12 @@ def run_simulation(
     result_path = Path(result_path)
     result_path.unlink(missing_ok=True)
     settings = {**(overrides or {}), "num-clients": num_clients, "result-path": str(result_path)}
+    from . import config
+
+    # With a GPU (full profile), the simulated hospitals train on it, one at a time; the
+    # notebook should set TF_FORCE_GPU_ALLOW_GROWTH=true before importing TensorFlow, so
+    # that its own process does not hold all of the GPU's memory.
+    gpus = 1 if config.gpu_available() else 0
     flower_logger = logging.getLogger("flwr")
     level = flower_logger.level
     if not verbose:
@@ -283,9 +289,10 @@ def run_simulation(
             backend_config={
                 # One simulated hospital at a time: on a small CPU, parallel clients only
                 # compete for the same cores.
-                "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+                "client_resources": {"num_cpus": 1, "num_gpus": float(gpus)},
                 "init_args": {
                     "num_cpus": 1,
+                    "num_gpus": gpus,
                     "include_dashboard": False,
                     "log_to_driver": verbose,
                     "logging_level": "DEBUG" if verbose else "ERROR",
