@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,6 +22,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 APP_DIR = ROOT / "flower-app"
 BIN_DIR = Path(sys.executable).parent
+
+
+def _tool(name: str) -> str:
+    """Return the path of a Flower command, preferably from this interpreter's environment."""
+    path = BIN_DIR / name
+    if path.is_file():
+        return str(path)
+    found = shutil.which(name)
+    assert found, f"{name} not found in {BIN_DIR} or on PATH: pip install 'flwr[simulation]'"
+    return found
 
 
 def _free_port() -> int:
@@ -134,7 +145,7 @@ def test_deployment_engine_runs_the_course_app_to_completion(tmp_path):
         processes.append(
             _start(
                 [
-                    str(BIN_DIR / "flower-superlink"),
+                    _tool("flower-superlink"),
                     "--insecure",
                     "--disable-runtime-dependency-installation",
                     "--host",
@@ -151,7 +162,7 @@ def test_deployment_engine_runs_the_course_app_to_completion(tmp_path):
             processes.append(
                 _start(
                     [
-                        str(BIN_DIR / "flower-supernode"),
+                        _tool("flower-supernode"),
                         "--insecure",
                         "--superlink",
                         f"127.0.0.1:{link_port}",
@@ -168,7 +179,7 @@ def test_deployment_engine_runs_the_course_app_to_completion(tmp_path):
             )
         run = subprocess.run(
             [
-                str(BIN_DIR / "flwr"),
+                _tool("flwr"),
                 "run",
                 str(APP_DIR),
                 "course",
@@ -185,7 +196,7 @@ def test_deployment_engine_runs_the_course_app_to_completion(tmp_path):
         # `flwr run --stream` exits 0 even when the run failed: check the run's status
         # and the file the ServerApp writes at the end.
         listing = subprocess.run(
-            [str(BIN_DIR / "flwr"), "ls", "course", "--format", "json"],
+            [_tool("flwr"), "ls", "course", "--format", "json"],
             env=env,
             cwd=tmp_path,
             capture_output=True,
