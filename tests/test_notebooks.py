@@ -77,3 +77,39 @@ def test_every_glued_name_in_the_prose_is_computed(path):
     used = set(re.findall(r"\{glue:(?:text|md|any)?\}`([^`:]+)", prose))
     glued = set(re.findall(r"glue\(\s*[\"']([^\"']+)[\"']", code))
     assert used <= glued, f"{path.name}: prose uses {sorted(used - glued)} but nothing glues it"
+
+
+CHAPTERS = [p for p in NOTEBOOKS if re.match(r"\d\d_", p.name)]
+
+
+def exercises_and_solutions(path: Path) -> list[tuple[str, int]]:
+    """Return (label, number of code cells in its gated solution) for each exercise."""
+    cells = nbformat.read(path, as_version=4).cells
+    found, inside = [], False
+    for cell in cells:
+        if cell.cell_type == "markdown":
+            label = re.search(r"```\{exercise\}[^\n]*\n:label: (\S+)", cell.source)
+            start = re.search(r"```\{solution-start\} (\S+)", cell.source)
+            if label:
+                found.append([label.group(1), 0])
+            if start:
+                assert found and start.group(1) == found[-1][0], f"{path.name}: {start.group(0)}"
+                inside = True
+            if "```{solution-end}" in cell.source:
+                inside = False
+        elif inside:
+            found[-1][1] += 1
+    return [tuple(item) for item in found]
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_has_three_exercises_with_runnable_gated_solutions(path):
+    exercises = exercises_and_solutions(path)
+    runnable = [label for label, code_cells in exercises if code_cells]
+    assert len(runnable) >= 3, f"{path.name}: exercises with code solutions: {runnable}"
+
+
+def test_exercise_labels_are_unique_across_the_book():
+    labels = [label for path in CHAPTERS for label, _ in exercises_and_solutions(path)]
+    duplicated = sorted({label for label in labels if labels.count(label) > 1})
+    assert not duplicated, f"exercise labels used twice: {duplicated}"
