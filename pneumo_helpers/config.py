@@ -3,24 +3,38 @@
 Two profiles size every chapter:
 
 * ``quick``: a 2-core laptop CPU or CI; 28 px images and few epochs, minutes per chapter.
-* ``full``: a GPU (e.g. Colab T4); larger images and full training, about 15 minutes a chapter.
+* ``full``: a GPU (e.g. Colab T4); 128 px images and full training (its chapter times
+  are not measured yet).
 
 ``PNEUMO_PROFILE=quick|full`` chooses one; unset, ``full`` is used when TensorFlow sees
 a GPU and ``quick`` otherwise. ``PNEUMO_DATA_DIR`` sets where data sets are read and
 downloaded.
+
+``PNEUMO_REHEARSAL=1`` marks a *rehearsal*: the tests run a chapter's code path (on Colab's
+runtime, or the full profile's on stand-in data) with budgets shrunk to a few steps. It
+changes sizes and epochs only, never which code runs, and the chapters' quality floors are
+not asserted (:func:`rehearsal`).
 """
 
 from __future__ import annotations
 
 import os
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 PROFILE_ENV = "PNEUMO_PROFILE"
 DATA_DIR_ENV = "PNEUMO_DATA_DIR"
+REHEARSAL_ENV = "PNEUMO_REHEARSAL"
+
+#: What a rehearsal shrinks: images kept per split (stratified), epochs per training call,
+#: federated rounds, and bootstrap resamples. Sizes only: the code that runs is the same.
+REHEARSAL_SPLIT_SIZES = {"train": 96, "val": 64, "test": 64}
+REHEARSAL_EPOCHS = 1
+REHEARSAL_ROUNDS = 2
+REHEARSAL_BOOTSTRAP = 20
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _REPO_ROOT = _PACKAGE_DIR.parent
@@ -73,6 +87,44 @@ def gpu_available() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+def rehearsal() -> bool:
+    """Return True when ``PNEUMO_REHEARSAL`` asks for a rehearsal (budgets shrunk, no floors)."""
+    value = os.environ.get(REHEARSAL_ENV, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ConfigError(
+        f"environment variable {REHEARSAL_ENV} is {value!r}: use 1 for a rehearsal, "
+        "or leave it unset."
+    )
+
+
+def budget(epochs: int, rehearsal_value: int = REHEARSAL_EPOCHS) -> int:
+    """Return ``epochs`` (or rounds), shrunk to ``rehearsal_value`` in a rehearsal."""
+    return min(int(epochs), rehearsal_value) if rehearsal() else int(epochs)
+
+
+def _choose_profile(name: str | None) -> tuple[Profile, str]:
+    source = "argument 'name'"
+    if name is None:
+        name = os.environ.get(PROFILE_ENV, "").strip() or None
+        source = f"environment variable {PROFILE_ENV}"
+    if name is None:
+        gpu = gpu_available()
+        reason = "TensorFlow sees a GPU" if gpu else f"no GPU seen and {PROFILE_ENV} unset"
+        return PROFILES["full" if gpu else "quick"], reason
+    key = name.strip().lower()
+    if key not in PROFILES:
+        raise ConfigError(
+            f"{source} is {name!r}, which is not a profile. "
+            f"Use one of {sorted(PROFILES)} (e.g. export {PROFILE_ENV}=quick), "
+            "or leave it unset to choose by whether a GPU is present."
+        )
+    reason = f"{PROFILE_ENV}={key}" if source.startswith("environment") else "chosen in the code"
+    return PROFILES[key], reason
+
+
 def profile(name: str | None = None) -> Profile:
     """Return the active profile.
 
@@ -83,20 +135,21 @@ def profile(name: str | None = None) -> Profile:
     Raises:
         ConfigError: the name (or the environment variable) is not a known profile.
     """
-    source = "argument 'name'"
-    if name is None:
-        name = os.environ.get(PROFILE_ENV, "").strip() or None
-        source = f"environment variable {PROFILE_ENV}"
-    if name is None:
-        return PROFILES["full" if gpu_available() else "quick"]
-    key = name.strip().lower()
-    if key not in PROFILES:
-        raise ConfigError(
-            f"{source} is {name!r}, which is not a profile. "
-            f"Use one of {sorted(PROFILES)} (e.g. export {PROFILE_ENV}=quick), "
-            "or leave it unset to choose by whether a GPU is present."
+    chosen, _ = _choose_profile(name)
+    if rehearsal():
+        chosen = replace(
+            chosen, epochs=REHEARSAL_EPOCHS, patience=1, n_bootstrap=REHEARSAL_BOOTSTRAP
         )
-    return PROFILES[key]
+    return chosen
+
+
+def profile_summary(name: str | None = None) -> str:
+    """Return one line saying which profile runs and why (each chapter prints it first)."""
+    chosen, reason = _choose_profile(name)
+    line = f"Profile {chosen.name!r} ({reason}): {chosen.image_size} px images."
+    if rehearsal():
+        line += f" Rehearsal ({REHEARSAL_ENV}=1): budgets shrunk to a few steps, no floors."
+    return line
 
 
 def in_checkout() -> bool:

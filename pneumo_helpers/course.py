@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Where an installed (not editable) package keeps the course files (see setup.py).
+PACKAGED_FILES = Path(__file__).resolve().parent / "_course"
 
 GITHUB_URL = re.compile(
     r"^https://github\.com/(?P<owner>[A-Za-z0-9_.-]+)/(?P<name>[A-Za-z0-9_.-]+)$"
@@ -169,7 +171,13 @@ def chapter_times(
     Raises:
         CourseError: the cache is missing or holds no executed chapter.
     """
-    from jupyter_cache import get_cache
+    try:
+        from jupyter_cache import get_cache
+    except ImportError as error:
+        raise CourseError(
+            "chapter-times reads the book's execution cache and needs jupyter-cache, which "
+            "the course's requirements install: run `make install` first."
+        ) from error
 
     cache_dir = root / "_build" / ".jupyter_cache"
     if not cache_dir.exists():
@@ -194,35 +202,26 @@ def chapter_times(
     return table
 
 
-def repository_file(relative: str, root: Path = ROOT, timeout: float = 30.0) -> str:
-    """Return the text of a file of the course repository, e.g. ``benchmarks/results.json``.
+def repository_file(relative: str, root: Path = ROOT) -> str:
+    """Return the text of a file of the course, e.g. ``benchmarks/results.json``.
 
-    Read from the checkout when the course runs from one; otherwise (on Colab) downloaded
-    from the repository's ``main`` branch on GitHub.
+    Read from the checkout when the course runs from one; otherwise from the copy that
+    the installed package carries (``pneumo_helpers/_course``, written by ``setup.py`` when
+    the package is built, e.g. by a chapter's Colab setup cell), so that no page needs the
+    network or a published repository.
 
     Raises:
-        CourseError: the file is neither in the checkout nor downloadable.
+        CourseError: the file is neither in the checkout nor in the installed package.
     """
-    local = root / relative
-    if local.exists():
-        return local.read_text(encoding="utf-8")
-    import urllib.error
-    import urllib.request
-
-    from . import REPOSITORY_URL
-
-    match = GITHUB_URL.match(REPOSITORY_URL)
-    if not match:
-        raise CourseError(f"REPOSITORY_URL {REPOSITORY_URL!r} is not a GitHub URL: run set-repo.")
-    url = f"https://raw.githubusercontent.com/{match['owner']}/{match['name']}/main/{relative}"
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return response.read().decode("utf-8")
-    except (urllib.error.URLError, OSError) as error:
-        raise CourseError(
-            f"{relative} is not in this checkout and could not be downloaded from {url} "
-            f"({error}). Clone the repository or check the internet connection."
-        ) from error
+    for folder in (root, PACKAGED_FILES):
+        path = folder / relative
+        if path.is_file():
+            return path.read_text(encoding="utf-8")
+    raise CourseError(
+        f"{relative} is neither in a checkout of the course nor in the installed package "
+        f"({PACKAGED_FILES}). Install the course with its chapter's first cell (which builds "
+        "the package with these files), or run from a clone of the repository."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,6 +63,7 @@ class PneumoniaMNIST:
     test: Split
     size: int
     path: Path
+    stand_in: str | None = None
 
     def splits(self) -> dict[str, Split]:
         """Return ``{"train": ..., "val": ..., "test": ...}``."""
@@ -307,7 +308,103 @@ def load_pneumoniamnist(
         download_file(url, path, md5, progress=progress)
     arrays = validate_npz(path, size=size)
     splits = {s: Split(arrays[f"{s}_images"], arrays[f"{s}_labels"]) for s in SPLITS}
-    return PneumoniaMNIST(**splits, size=size, path=path)
+    stand_in = _stand_in_note(path)
+    if stand_in:
+        print(f"STAND-IN DATA, not the real {size} px images: {stand_in}")
+    if config.rehearsal():
+        splits = {
+            name: rehearsal_subset(split, config.REHEARSAL_SPLIT_SIZES[name], seed=index)
+            for index, (name, split) in enumerate(splits.items())
+        }
+    return PneumoniaMNIST(**splits, size=size, path=path, stand_in=stand_in)
+
+
+#: The key that marks a stand-in file (see :func:`make_stand_in`); its value says what it is.
+STAND_IN_KEY = "stand_in"
+
+
+def _stand_in_note(path: Path) -> str | None:
+    with np.load(path, allow_pickle=False) as archive:
+        if STAND_IN_KEY not in archive.files:
+            return None
+        return str(archive[STAND_IN_KEY])
+
+
+def rehearsal_subset(split: Split, n: int, seed: int = 0) -> Split:
+    """Return ``n`` images of ``split``, stratified by class, in their original order.
+
+    A rehearsal (``PNEUMO_REHEARSAL=1``) runs every chapter on such subsets so that the
+    full profile's code path fits a CPU; both classes keep at least a quarter of ``n``.
+    """
+    labels = np.asarray(split.labels)
+    if n >= labels.size:
+        return split
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    n_pos = int(np.clip(round(n * positives.size / labels.size), n // 4, n - n // 4))
+    n_pos = min(n_pos, positives.size)
+    n_neg = min(n - n_pos, negatives.size)
+    keep = np.sort(
+        np.concatenate(
+            [
+                rng.choice(positives, n_pos, replace=False),
+                rng.choice(negatives, n_neg, replace=False),
+            ]
+        )
+    )
+    return Split(split.images[keep], labels[keep])
+
+
+def make_stand_in(
+    size: int, source: str | os.PathLike, destination: str | os.PathLike | None = None
+) -> Path:
+    """Write a clearly labelled stand-in for the ``size`` px file from the 28 px one.
+
+    Each 28 px image is resized bilinearly with Pillow; the file carries a ``stand_in`` key
+    saying so, and :func:`load_pneumoniamnist` prints that note whenever it loads it. The
+    tests' full-profile rehearsal uses it where the real file cannot be downloaded; it has
+    no more detail than the 28 px images and must never be used to report results.
+
+    Args:
+        size: 64, 128 or 224.
+        source: the 28 px ``pneumoniamnist.npz`` (or its folder).
+        destination: the folder to write ``pneumoniamnist_{size}.npz`` into (default: the
+            folder of ``source``).
+
+    Returns:
+        The path of the stand-in file.
+    """
+    from PIL import Image
+
+    filename, _ = _file_info(size)
+    if size == 28:
+        raise DataError("size=28 is the real file: a stand-in is made for 64, 128 or 224 px.")
+    source = Path(source)
+    if source.is_dir():
+        source = source / MEDMNIST_FILES[28][0]
+    arrays = validate_npz(source, size=28)
+    folder = Path(destination) if destination is not None else source.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    resized = {}
+    for key, value in arrays.items():
+        if key.endswith("_images"):
+            value = np.stack(
+                [
+                    np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
+                    for image in value
+                ]
+            ).astype(np.uint8)
+        resized[key] = value
+    note = (
+        f"{size} px stand-in made by resizing the 28 px images of {source.name} bilinearly "
+        "(for rehearsing the full profile's code path; no extra detail, not for results)"
+    )
+    target = folder / filename
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".npz")
+    os.close(handle)
+    np.savez_compressed(temporary, **resized, **{STAND_IN_KEY: np.array(note)})
+    os.replace(temporary, target)
+    return target
 
 
 def class_counts(labels: np.ndarray) -> dict[str, int]:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from . import plots
+from . import config, plots
 
 _METRIC_NAMES = ("auc", "accuracy", "sensitivity", "specificity", "precision", "npv", "f1")
 
@@ -181,6 +181,7 @@ def bootstrap_ci(
         raise ValueError(f"n_boot must be at least 10, got {n_boot}.")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
+    n_boot = config.budget(n_boot, config.REHEARSAL_BOOTSTRAP)
     if callable(metric):
         func = metric
     elif metric in _METRIC_NAMES:

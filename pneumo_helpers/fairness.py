@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import data, evaluation, plots
+from . import config, data, evaluation, plots
 
 #: Simulated attributes and their values, in display order.
 SEXES = ("female", "male")
@@ -648,6 +648,7 @@ def _run_audit(
         raise FairnessInputError(
             f"n_boot must be a non-negative integer (0 skips the intervals), got {n_boot!r}."
         )
+    n_boot = config.budget(n_boot, config.REHEARSAL_BOOTSTRAP)
     if not 0.0 < confidence < 1.0:
         raise FairnessInputError(f"confidence must be in (0, 1), e.g. 0.95, got {confidence!r}.")
     if str(OVERALL) in {str(g) for g in pd.unique(groups)}:

@@ -616,6 +616,8 @@ def run_fedavg(
             "bound. Pass clip_norm (e.g. 1.0) too."
         )
     config.set_seed(seed)
+    rounds = config.budget(rounds, config.REHEARSAL_ROUNDS)  # a rehearsal runs two rounds
+    local_epochs = config.budget(local_epochs)
     trainer = LocalTrainer(build_model(), learning_rate)
     global_weights = trainer.get_weights()
     per_model = model_bytes(global_weights)
@@ -699,6 +701,7 @@ def train_centralised(
     from . import config
 
     config.set_seed(seed)
+    epochs = config.budget(epochs, config.REHEARSAL_ROUNDS)
     trainer = LocalTrainer(build_model(), learning_rate)
     start = time.perf_counter()
     history = [{"round": 0, **_evaluate(trainer, eval_data), "seconds": 0.0}]

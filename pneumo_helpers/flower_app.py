@@ -273,6 +273,9 @@ def run_simulation(
     settings = {**(overrides or {}), "num-clients": num_clients, "result-path": str(result_path)}
     from . import config
 
+    rounds = settings.get("num-server-rounds", DEFAULTS["num-server-rounds"])
+    settings["num-server-rounds"] = config.budget(int(rounds), config.REHEARSAL_ROUNDS)
+
     # With a GPU (full profile), the simulated hospitals train on it, one at a time; the
     # notebook should set TF_FORCE_GPU_ALLOW_GROWTH=true before importing TensorFlow, so
     # that its own process does not hold all of the GPU's memory.

@@ -103,6 +103,7 @@ def fit(
     patience = patience if patience is not None else active.patience
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}.")
+    epochs = config.budget(epochs)  # a rehearsal trains a single epoch
     if class_weight == "balanced":
         if train_labels is None:
             raise ValueError(

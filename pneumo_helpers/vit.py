@@ -23,6 +23,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from . import config
 from .models import ModelConfigError, compile_binary
 
 POOLINGS = ("cls", "mean")
@@ -545,6 +546,18 @@ class PretrainedUnavailableError(ViTConfigError):
 PRETRAINED_PRESET = "vit_base_patch16_224_imagenet21k"
 
 
+def rehearsal_backbone(keras_hub) -> keras.Model:
+    """Return a tiny random KerasHub ViTBackbone: a rehearsal's stand-in for the preset."""
+    return keras_hub.models.ViTBackbone(
+        image_shape=(32, 32, 3),
+        patch_size=16,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=16,
+        mlp_dim=32,
+    )
+
+
 def build_pretrained_vit(
     input_shape: Sequence[int] = (128, 128, 1),
     preset: str = PRETRAINED_PRESET,
@@ -593,11 +606,18 @@ def build_pretrained_vit(
         try:
             backbone = keras_hub.models.ViTBackbone.from_preset(preset)
         except Exception as exc:  # offline, hub unreachable, unknown preset, ...
-            raise PretrainedUnavailableError(
-                f"Could not load the KerasHub preset {preset!r} ({type(exc).__name__}: {exc}). "
-                "Its weights are downloaded on first use: this needs internet access (Colab "
-                "has it). Without it, keep the ViT trained from scratch."
-            ) from exc
+            if config.rehearsal():
+                backbone = rehearsal_backbone(keras_hub)
+                print(
+                    f"Rehearsal: the preset {preset!r} cannot be downloaded here, so a tiny "
+                    "randomly initialised ViTBackbone stands in for it (code path only)."
+                )
+            else:
+                raise PretrainedUnavailableError(
+                    f"Could not load the KerasHub preset {preset!r} ({type(exc).__name__}: {exc}). "
+                    "Its weights are downloaded on first use: this needs internet access (Colab "
+                    "has it). Without it, keep the ViT trained from scratch."
+                ) from exc
     height, width, channels = (int(v) for v in backbone.input_shape[1:4])
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs

@@ -211,3 +211,39 @@ def test_set_seed_accepts_numpy_integer(restore_hashseed):
 def test_set_seed_rejects_invalid_seed(restore_hashseed, bad):
     with pytest.raises(config.ConfigError, match="seed"):
         config.set_seed(bad)
+
+
+# --------------------------------------------------------------------------------------
+# Rehearsals and the profile line
+# --------------------------------------------------------------------------------------
+
+
+def test_rehearsal_shrinks_budgets_not_sizes(monkeypatch):
+    monkeypatch.setenv(config.PROFILE_ENV, "full")
+    assert not config.rehearsal() and config.budget(20) == 20
+    monkeypatch.setenv(config.REHEARSAL_ENV, "1")
+    assert config.rehearsal()
+    rehearsed = config.profile()
+    assert rehearsed.image_size == config.PROFILES["full"].image_size  # the code path stays
+    assert rehearsed.epochs == config.REHEARSAL_EPOCHS
+    assert rehearsed.n_bootstrap == config.REHEARSAL_BOOTSTRAP
+    assert config.budget(20) == config.REHEARSAL_EPOCHS
+    assert config.budget(10, config.REHEARSAL_ROUNDS) == config.REHEARSAL_ROUNDS
+
+
+def test_rehearsal_variable_with_a_bad_value_says_what_to_use(monkeypatch):
+    monkeypatch.setenv(config.REHEARSAL_ENV, "maybe")
+    with pytest.raises(config.ConfigError, match="use 1 for a rehearsal"):
+        config.rehearsal()
+
+
+def test_profile_summary_says_which_profile_and_why(monkeypatch):
+    monkeypatch.setenv(config.PROFILE_ENV, "quick")
+    assert config.profile_summary() == "Profile 'quick' (PNEUMO_PROFILE=quick): 28 px images."
+    monkeypatch.delenv(config.PROFILE_ENV)
+    monkeypatch.setattr(config, "gpu_available", lambda: True)
+    assert "(TensorFlow sees a GPU)" in config.profile_summary()
+    monkeypatch.setattr(config, "gpu_available", lambda: False)
+    assert "no GPU seen" in config.profile_summary()
+    monkeypatch.setenv(config.REHEARSAL_ENV, "1")
+    assert "Rehearsal" in config.profile_summary()

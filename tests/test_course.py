@@ -124,11 +124,14 @@ def test_repository_file_reads_the_checkout_first():
 
 
 def test_repository_file_that_cannot_be_found_says_what_to_do(tmp_path, monkeypatch):
-    import urllib.request
-
-    def offline(*args, **kwargs):
-        raise OSError("network is unreachable")
-
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
-    with pytest.raises(course.CourseError, match="could not be downloaded"):
+    monkeypatch.setattr(course, "PACKAGED_FILES", tmp_path / "packaged")
+    with pytest.raises(course.CourseError, match="first cell"):
         course.repository_file("benchmarks/nothing.json", root=tmp_path)
+
+
+def test_repository_file_falls_back_to_the_packaged_copy(tmp_path, monkeypatch):
+    packaged = tmp_path / "packaged"
+    (packaged / "benchmarks").mkdir(parents=True)
+    (packaged / "benchmarks" / "results.json").write_text('{"m": {"auc": 1}}')
+    monkeypatch.setattr(course, "PACKAGED_FILES", packaged)
+    assert course.repository_file("benchmarks/results.json", root=tmp_path / "no-checkout")

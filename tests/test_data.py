@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pneumo_helpers import data
+from pneumo_helpers import config, data
 
 SIZES = {"train": 10, "val": 4, "test": 6}
 
@@ -747,3 +747,51 @@ def test_make_dataset_invalid_shapes_and_batch_size_raise(tiny_images):
         data.make_dataset(tiny_images[0])
     with pytest.raises(ValueError, match="batch_size"):
         data.make_dataset(tiny_images, batch_size=0)
+
+
+# --------------------------------------------------------------------------------------
+# Rehearsals: stratified subsets and a labelled stand-in for the larger files
+# --------------------------------------------------------------------------------------
+
+
+def test_rehearsal_subset_keeps_both_classes_in_order():
+    labels = np.array([1] * 90 + [0] * 10)
+    images = np.arange(100, dtype=np.uint8).reshape(100, 1, 1)
+    subset = data.rehearsal_subset(data.Split(images, labels), 20, seed=3)
+    assert subset.labels.size == 20
+    assert 5 <= (subset.labels == 0).sum() <= 10  # at least a quarter, as the docstring says
+    kept = subset.images.ravel()
+    assert np.all(np.diff(kept.astype(int)) > 0)  # original order, no repeats
+    np.testing.assert_array_equal(labels[kept], subset.labels)
+
+
+def test_rehearsal_subset_of_a_small_split_is_the_split():
+    split = data.Split(np.zeros((4, 2, 2), np.uint8), np.array([0, 1, 0, 1]))
+    assert data.rehearsal_subset(split, 10) is split
+
+
+def test_load_in_a_rehearsal_shrinks_each_split(tmp_path, mnist_file, monkeypatch):
+    write_npz(mnist_file)
+    monkeypatch.setenv(config.REHEARSAL_ENV, "1")
+    monkeypatch.setattr(config, "REHEARSAL_SPLIT_SIZES", {"train": 6, "val": 4, "test": 4})
+    loaded = data.load_pneumoniamnist(size=28, data_dir=tmp_path, download=False)
+    assert [len(s.labels) for s in loaded.splits().values()] == [6, 4, 4]
+
+
+def test_stand_in_is_resized_and_labelled(tmp_path, mnist_file, capsys):
+    write_npz(mnist_file)
+    path = data.make_stand_in(64, mnist_file, tmp_path / "out")
+    assert path.name == "pneumoniamnist_64.npz"
+    loaded = data.load_pneumoniamnist(size=64, data_dir=tmp_path / "out", download=False)
+    assert loaded.train.images.shape[1:] == (64, 64)
+    assert loaded.stand_in and "stand-in" in loaded.stand_in
+    assert "STAND-IN DATA" in capsys.readouterr().out
+    real = data.load_pneumoniamnist(size=28, data_dir=tmp_path, download=False)
+    assert real.stand_in is None
+    np.testing.assert_array_equal(loaded.test.labels, real.test.labels)
+
+
+def test_stand_in_of_the_real_size_is_refused(tmp_path, mnist_file):
+    write_npz(mnist_file)
+    with pytest.raises(data.DataError, match="size=28 is the real file"):
+        data.make_stand_in(28, mnist_file)

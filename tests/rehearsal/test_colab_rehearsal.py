@@ -1,0 +1,57 @@
+"""Every chapter runs top to bottom on a rebuilt Colab runtime (Python 3.13, Colab's pins).
+
+See rehearsal.py for how the runtime is built. Each notebook runs from a copy outside the
+checkout; its setup cell installs the course from a snapshot of this checkout. Budgets are
+shrunk (PNEUMO_REHEARSAL=1): the quick-profile nbval run stays the quality gate.
+"""
+
+from __future__ import annotations
+
+import pytest
+import rehearsal
+
+pytestmark = pytest.mark.rehearsal
+
+
+@pytest.fixture(scope="module")
+def colab(tmp_path_factory):
+    python = rehearsal.build_colab_venv()
+    snapshot = rehearsal.snapshot_checkout(tmp_path_factory.mktemp("snapshot") / "course")
+    base = rehearsal.installed(python)
+    assert "pneumo-helpers" not in base, "the Colab runtime must not hold the course yet"
+    return python, snapshot, base
+
+
+def test_the_runtime_holds_colabs_versions(colab):
+    python, _, base = colab
+    pins = rehearsal.colab_pins()
+    for name in (*rehearsal.PROTECTED, "ipykernel", "ipython", "pandas", "scikit-learn"):
+        assert base.get(name) == pins[name], f"{name}: {base.get(name)} vs Colab's {pins[name]}"
+    version = rehearsal.subprocess.run(
+        [str(python), "-c", "import sys; print(sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert version == "(3, 13)", version
+
+
+@pytest.mark.parametrize("notebook", rehearsal.NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_runs_on_colab(colab, notebook, tmp_path_factory):
+    python, snapshot, base = colab
+    work = tmp_path_factory.mktemp(f"colab-{notebook.stem}")
+    env = rehearsal.colab_env(snapshot, work / "home", work / "results")
+    try:
+        outcome = rehearsal.run_notebook(notebook, python, work / "run", env)
+        after = rehearsal.installed(python)
+    finally:
+        rehearsal.restore(python, base)
+    assert outcome.ok, f"On Colab's runtime, {outcome.describe()}"
+    assert "pneumo-helpers" in after, "the setup cell did not install the course"
+    moved = {
+        name: (base.get(name), after.get(name))
+        for name in rehearsal.PROTECTED
+        if base.get(name) != after.get(name)
+    }
+    assert not moved, f"{notebook.name}: the setup cell moved Colab's TensorFlow stack: {moved}"
+    lines = outcome.setup_output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Colab setup:"), outcome.setup_output

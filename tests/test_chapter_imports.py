@@ -1,0 +1,136 @@
+"""Every chapter imports only what its setup cell installs on Colab.
+
+On Colab a chapter's setup cell installs this package and its declared requirements: the
+core list plus the chapter's ``EXTRAS`` (pyproject.toml). This test reads each chapter's
+imports, and those of every ``pneumo_helpers`` module it reaches, and checks that each one
+is the standard library, the package itself, or provided by a distribution among those
+requirements and their dependencies. Imports guarded by ``except ImportError`` are optional
+by design (the code says what to install) and are not counted.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from pneumo_helpers import colab
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "pneumo_helpers"
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+
+def _guarded(tree: ast.AST) -> set[int]:
+    """Return the ids of import nodes inside ``try`` blocks that catch ImportError."""
+    guarded = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try):
+            caught = {ast.unparse(h.type) for h in node.handlers if h.type is not None}
+            if caught & {"ImportError", "ModuleNotFoundError"}:
+                for child in node.body:
+                    guarded |= {id(n) for n in ast.walk(child)}
+    return guarded
+
+
+def imports_of(source: str) -> set[str]:
+    """Return the dotted modules ``source`` imports (required ones only)."""
+    tree = ast.parse(source)
+    optional, found = _guarded(tree), set()
+    for node in ast.walk(tree):
+        if id(node) in optional:
+            continue
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+            if node.module == "pneumo_helpers":
+                found |= {f"pneumo_helpers.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+            found |= {f"pneumo_helpers.{name}" for name in names}
+    return found
+
+
+def chapter_source(path: Path) -> str:
+    cells = nbformat.read(path, as_version=4).cells
+    code = [c.source for c in cells if c.cell_type == "code"]
+    lines = [line for cell in code[1:] for line in cell.splitlines()]  # not the setup cell
+    return "\n".join(line for line in lines if not line.lstrip().startswith(("!", "%")))
+
+
+def chapter_extras(path: Path) -> tuple[str, ...]:
+    setup = next(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+    match = re.search(r"(?m)^EXTRAS = (\(.*?\))", setup)
+    assert match, f"{path.name}: the setup cell names no EXTRAS"
+    return ast.literal_eval(match.group(1))
+
+
+def external_modules(path: Path) -> set[str]:
+    """Return the top-level third-party modules a chapter needs, through pneumo_helpers."""
+    todo, seen, external = list(imports_of(chapter_source(path))), set(), set()
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        top = module.split(".")[0]
+        if top == "pneumo_helpers":
+            file = PACKAGE / (module.split(".", 1)[1] + ".py") if "." in module else None
+            if file is not None and file.is_file():
+                todo += imports_of(file.read_text())
+            continue
+        if top not in sys.stdlib_module_names and top != "__future__":
+            external.add(top)
+    return external
+
+
+def distributions_for(requirements) -> set[str]:
+    """Return the canonical names of the requirements and everything they depend on."""
+    from packaging.requirements import Requirement
+
+    seen, todo = set(), [(colab.canonical(r.name), tuple(r.extras)) for r in requirements]
+    while todo:
+        name, extras = todo.pop()
+        if (name, extras) in seen:
+            continue
+        seen.add((name, extras))
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for line in requires:
+            requirement = Requirement(line)
+            marker = requirement.marker
+            if marker is None or any(marker.evaluate({"extra": e}) for e in ("", *extras)):
+                todo.append((colab.canonical(requirement.name), tuple(requirement.extras)))
+    return {name for name, _ in seen}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_chapter_imports_resolve_from_its_declared_requirements(path):
+    extras = chapter_extras(path)
+    allowed = distributions_for(colab.requirements(*extras))
+    providers = metadata.packages_distributions()
+    missing = {}
+    for module in sorted(external_modules(path)):
+        dists = {colab.canonical(d) for d in providers.get(module, [])}
+        if not dists & allowed:
+            missing[module] = sorted(dists) or ["(not installed here)"]
+    assert not missing, (
+        f"{path.name} imports modules that its setup cell (EXTRAS={extras}) would not install "
+        f"on Colab: {missing}. Declare them in pyproject.toml (core or an extra) or drop them."
+    )
+
+
+def test_the_check_sees_a_missing_requirement():
+    assert "myst_nb" in imports_of("from myst_nb import glue")
+    assert imports_of("try:\n    import myst_nb\nexcept ImportError:\n    pass") == set()
+    flwr = {colab.canonical(d) for d in metadata.packages_distributions()["flwr"]}
+    assert not flwr & distributions_for(colab.requirements())  # core alone lacks Flower
+    assert flwr & distributions_for(colab.requirements("federated"))
