@@ -6,7 +6,7 @@ TensorFlow is imported only by the modules that need it, so ``config`` and ``dat
 stay quick to import.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 #: The course's repository. The single source of truth is ``repository.url`` in
 #: ``_config.yml``; a test checks that this value and every notebook's setup cell agree.

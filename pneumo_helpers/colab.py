@@ -181,7 +181,7 @@ def install(*extras: str, quiet: bool = False) -> str:
         f" [{','.join(extras)}]" if extras else ""
     )
     if not todo:
-        line = f"Colab setup: {label}: everything this chapter needs is already installed."
+        line = f"Colab setup: {label} ready; everything else this chapter needs was installed."
     else:
         result = _pip(todo, before)
         held = "every installed package held at its version"
@@ -199,7 +199,8 @@ def install(*extras: str, quiet: bool = False) -> str:
         after = installed_versions()
         added = sorted(set(after) - set(before))
         moved = _moves(before, after)
-        line = f"Colab setup: installed {len(added)} packages for {label} ({held})"
+        count = f"{len(added)} package{'s' if len(added) != 1 else ''}"
+        line = f"Colab setup: {label} ready; installed {count} it needs ({held})"
         if moved:
             shifts = ", ".join(f"{name} {old}->{new}" for name, (old, new) in sorted(moved.items()))
             line += f"; moved {len(moved)} of Colab's packages to fit: {shifts}"

@@ -31,7 +31,7 @@ REHEARSAL_ENV = "PNEUMO_REHEARSAL"
 
 #: What a rehearsal shrinks: images kept per split (stratified), epochs per training call,
 #: federated rounds, and bootstrap resamples. Sizes only: the code that runs is the same.
-REHEARSAL_SPLIT_SIZES = {"train": 96, "val": 64, "test": 64}
+REHEARSAL_SPLIT_SIZES = {"train": 192, "val": 64, "test": 64}
 REHEARSAL_EPOCHS = 1
 REHEARSAL_ROUNDS = 2
 REHEARSAL_BOOTSTRAP = 20

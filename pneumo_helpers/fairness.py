@@ -539,6 +539,13 @@ def _thresholds_per_case(threshold, groups: np.ndarray) -> np.ndarray:
                 "threshold per group (see group_thresholds) or one number for all."
             )
         values = np.array([float(threshold[g]) for g in groups], dtype=float)
+    elif np.ndim(threshold) == 1:  # one threshold per case (e.g. by site, audited by sex)
+        values = np.asarray(threshold, dtype=float)
+        if values.shape != (len(groups),):
+            raise FairnessInputError(
+                f"threshold has {values.size} values for {len(groups)} cases: give one per "
+                "case, one per group (a dict) or one number for all."
+            )
     else:
         try:
             values = np.full(len(groups), float(threshold))
@@ -753,8 +760,9 @@ def audit(
         y_score: ``(N,)`` pneumonia scores.
         groups: one group label per case (e.g. ``metadata["site"]``); a pandas
             categorical keeps its category order, and a Series its name as the index name.
-        threshold: a score at or above it counts as pneumonia; a number, or a dict
-            ``{group: threshold}`` for group-specific thresholds.
+        threshold: a score at or above it counts as pneumonia; a number, a dict
+            ``{group: threshold}`` for group-specific thresholds, or one threshold per
+            case (thresholds set by another attribute, e.g. by site when auditing by sex).
         n_boot: bootstrap resamples; 0 skips the intervals (NaN bounds).
         seed: seed of the bootstrap.
         confidence: e.g. 0.95 for 95 % intervals.

@@ -69,7 +69,10 @@ def test_nothing_to_do_installs_nothing(monkeypatch, capsys):
     fake = FakePip(monkeypatch, BASE, {})
     line = colab.install()
     assert fake.calls == []
-    assert "already installed" in line and capsys.readouterr().out.strip() == line
+    assert (
+        "everything else this chapter needs was installed" in line
+        and capsys.readouterr().out.strip() == line
+    )
 
 
 def test_install_holds_every_installed_package_first(monkeypatch, wants_flower):
@@ -77,7 +80,7 @@ def test_install_holds_every_installed_package_first(monkeypatch, wants_flower):
     line = colab.install("federated", quiet=True)
     ((arguments, held),) = fake.calls
     assert arguments == ["flwr"] and held == BASE
-    assert "installed 2 packages" in line and "moved" not in line
+    assert "installed 2 packages it needs" in line and "moved" not in line
 
 
 def test_a_forced_move_of_colabs_packages_is_said_in_the_line(monkeypatch, wants_flower):

@@ -353,3 +353,14 @@ def test_audit_emits_no_warning_for_well_formed_groups():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fairness.audit(Y, S, G, 0.5, n_boot=20)
+
+
+def test_audit_takes_one_threshold_per_case():
+    y = np.array([1, 1, 0, 0, 1, 0])
+    scores = np.array([0.6, 0.4, 0.5, 0.2, 0.7, 0.65])
+    groups = np.array(["a", "a", "a", "b", "b", "b"])
+    per_case = np.array([0.5, 0.5, 0.5, 0.3, 0.3, 0.7])  # e.g. set by another attribute
+    table = fairness.audit(y, scores, groups, per_case, n_boot=0)
+    assert table.loc["a", "sensitivity"] == 0.5 and table.loc["b", "specificity"] == 1.0
+    with pytest.raises(fairness.FairnessInputError, match="one per case"):
+        fairness.audit(y, scores, groups, per_case[:3], n_boot=0)

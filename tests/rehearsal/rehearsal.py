@@ -143,7 +143,9 @@ def installed(python: Path) -> dict[str, str]:
         "print(json.dumps({re.sub(r'[-_.]+', '-', d.metadata['Name']).lower(): d.version "
         "for d in metadata.distributions() if d.metadata['Name']}))"
     )
-    out = subprocess.run([str(python), "-I", "-c", script], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(python), "-I", "-c", script], capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout)
 
 

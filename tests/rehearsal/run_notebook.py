@@ -15,7 +15,6 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 

@@ -55,3 +55,45 @@ def test_chapter_runs_on_colab(colab, notebook, tmp_path_factory):
     assert not moved, f"{notebook.name}: the setup cell moved Colab's TensorFlow stack: {moved}"
     lines = outcome.setup_output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Colab setup:"), outcome.setup_output
+
+
+def _setup_cell_only(notebook, folder):
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells = [next(c for c in nb.cells if c.cell_type == "code")]
+    path = folder / notebook.name
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def _offline(env):
+    """No package index and no GitHub: pip's own config ignored, the index a closed port."""
+    env = {k: v for k, v in env.items() if not k.startswith("GIT_CONFIG")}
+    env.update({"PIP_CONFIG_FILE": "/dev/null", "PIP_INDEX_URL": "http://127.0.0.1:9/simple"})
+    return env
+
+
+def test_offline_setup_cell_says_what_to_do_in_one_sentence(colab, tmp_path):
+    python, snapshot, base = colab
+    chapter = _setup_cell_only(
+        rehearsal.ROOT / "chapters" / "08_federated_learning.ipynb", tmp_path
+    )
+    env = _offline(rehearsal.colab_env(snapshot, tmp_path / "home", tmp_path / "results"))
+    try:
+        # 1. The course itself cannot be fetched.
+        outcome = rehearsal.run_notebook(chapter, python, tmp_path / "a", env)
+        assert not outcome.ok and outcome.error.startswith(
+            "SystemExit: Could not install the course"
+        )
+        assert "is the runtime online?" in outcome.error
+        # 2. The course is there, but the chapter's extra (Flower) cannot be fetched.
+        rehearsal.subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--no-deps", str(snapshot)], check=True
+        )
+        outcome = rehearsal.run_notebook(chapter, python, tmp_path / "b", env)
+        assert not outcome.ok and outcome.error.startswith("SetupError:")
+        assert "offline" in outcome.error and "Traceback" not in outcome.outputs, outcome.outputs
+    finally:
+        rehearsal.restore(python, base)
