@@ -41,12 +41,13 @@ browser:
 		echo "make test needs Chromium or Chrome for the site checks: install one, or set PNEUMO_BROWSER to its path" >&2; exit 1; \
 	fi
 
-## Lint, unit tests, every notebook under nbval, then the site built from that one execution and
-## checked as files and in headless Chromium (a screenshot lands in _build/screenshots).
+## Lint, unit tests, every notebook under nbval, the Colab and full-profile rehearsals
+## (tests/rehearsal), then the site built from the nbval execution and checked as files and
+## in headless Chromium (a screenshot lands in _build/screenshots).
 test: install browser
 	rm -rf _build/html _build/jupyter_execute _build/.doctrees
 	$(BIN)/python -m pytest -p no:cacheprovider -n 2 --dist loadfile --nbval-lax --nbval-current-env \
-		--nbval-cell-timeout=1200 tests chapters --ignore=tests/site
+		--nbval-cell-timeout=1200 --durations=40 tests chapters --ignore=tests/site
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
 	$(BIN)/python -m pytest -p no:cacheprovider tests/site
 

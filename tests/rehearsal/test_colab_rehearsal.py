@@ -7,6 +7,8 @@ shrunk (PNEUMO_REHEARSAL=1): the quick-profile nbval run stays the quality gate.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import rehearsal
 
@@ -55,6 +57,8 @@ def test_chapter_runs_on_colab(colab, notebook, tmp_path_factory):
     assert not moved, f"{notebook.name}: the setup cell moved Colab's TensorFlow stack: {moved}"
     lines = outcome.setup_output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Colab setup:"), outcome.setup_output
+    if re.match(r"\d\d_", notebook.name):
+        assert outcome.first_output.startswith("Profile 'quick' ("), outcome.first_output[:300]
 
 
 def _setup_cell_only(notebook, folder):
