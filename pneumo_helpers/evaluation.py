@@ -9,6 +9,7 @@ validation split only, never on the test split.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -205,6 +206,117 @@ def bootstrap_ci(
     alpha = (1.0 - confidence) / 2.0
     low, high = np.nanquantile(values, [alpha, 1.0 - alpha])
     return float(low), float(high)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Model A minus model B on the same cases, with a paired bootstrap interval."""
+
+    metric: str
+    difference: float
+    low: float
+    high: float
+    confidence: float
+
+    @property
+    def excludes_zero(self) -> bool:
+        """True when the interval lies wholly above or wholly below zero."""
+        return self.low > 0 or self.high < 0
+
+    def verdict(self, name_a: str, name_b: str, better: str = "scores higher") -> str:
+        """Say what the data show: A better, B better, or no evidence of a difference."""
+        if self.low > 0:
+            return f"{name_a} {better} than {name_b}"
+        if self.high < 0:
+            return f"{name_b} {better} than {name_a}"
+        return f"the data show no difference between {name_a} and {name_b}"
+
+    def describe(self, digits: int = 3) -> str:
+        """Return e.g. ``+0.012 (95 % CI -0.004 to +0.028)``."""
+        level = f"{self.confidence:.0%}".replace("%", " %")
+        return (
+            f"{self.difference:+.{digits}f} ({level} CI {self.low:+.{digits}f} "
+            f"to {self.high:+.{digits}f})"
+        )
+
+
+def paired_bootstrap(
+    y_true,
+    score_a,
+    score_b,
+    metric: str | Callable[[np.ndarray, np.ndarray], float] = "auc",
+    *,
+    threshold_a: float = 0.5,
+    threshold_b: float | None = None,
+    n_boot: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> PairedComparison:
+    """Compare two scorers on the same cases: the difference A − B with a paired interval.
+
+    Every resample draws the same cases for both models (stratified by class), so the
+    interval reflects only how the two differ on those cases. Say "A beats B" only when
+    the interval excludes zero (:attr:`PairedComparison.excludes_zero`).
+
+    Args:
+        y_true: 0/1 labels of the cases both models scored.
+        score_a, score_b: the two models' scores for the same cases, in the same order.
+        metric: a key of :func:`binary_metrics` or a function ``f(y_true, y_score)``.
+        threshold_a, threshold_b: decision thresholds (``threshold_b`` defaults to A's).
+        n_boot, confidence, seed: the bootstrap's resamples, level and seed.
+    """
+    y_true, score_a = _check_binary(y_true, score_a)
+    _, score_b = _check_binary(y_true, score_b)
+    threshold_b = threshold_a if threshold_b is None else threshold_b
+    if callable(metric):
+        name, func_a, func_b = getattr(metric, "__name__", "metric"), metric, metric
+    elif metric in _METRIC_NAMES:
+        name = metric
+
+        def func_a(t, s):
+            return binary_metrics(t, s, threshold_a)[metric]
+
+        def func_b(t, s):
+            return binary_metrics(t, s, threshold_b)[metric]
+
+    else:
+        raise ValueError(f"metric must be one of {_METRIC_NAMES} or a function, got {metric!r}.")
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}.")
+    n_boot = config.budget(n_boot, config.REHEARSAL_BOOTSTRAP)
+    rng = np.random.default_rng(seed)
+    positives, negatives = np.flatnonzero(y_true == 1), np.flatnonzero(y_true == 0)
+    differences = np.empty(n_boot)
+    for b in range(n_boot):
+        index = np.concatenate(
+            [rng.choice(positives, positives.size), rng.choice(negatives, negatives.size)]
+        )
+        t = y_true[index]
+        differences[b] = func_a(t, score_a[index]) - func_b(t, score_b[index])
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.nanquantile(differences, [alpha, 1.0 - alpha])
+    point = func_a(y_true, score_a) - func_b(y_true, score_b)
+    return PairedComparison(name, float(point), float(low), float(high), confidence)
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Return the Wilson score interval of a proportion ``successes / n``.
+
+    Unlike a bootstrap, it does not collapse to zero width when the proportion is 0 or 1
+    (e.g. a sensitivity of 1.0 on a small group), which is when an interval matters most.
+
+    Raises:
+        ValueError: ``n`` is not positive, or ``successes`` is outside ``[0, n]``.
+    """
+    from scipy.stats import norm
+
+    if n <= 0 or not 0 <= successes <= n:
+        raise ValueError(f"need 0 <= successes <= n and n > 0, got {successes} of {n}.")
+    z = float(norm.ppf(0.5 + confidence / 2.0))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
 def metrics_table(

@@ -138,3 +138,37 @@ def test_plots_draw_labelled_axes():
     assert [t.get_text() for t in axes[1, 0].texts][0].startswith("3")  # true negatives
     assert "Observed" in axes[1, 1].get_ylabel()
     plt.close(fig)
+
+
+def test_paired_bootstrap_sees_a_clear_difference_and_no_difference():
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 200)
+    good = y + rng.normal(0, 0.5, y.size)
+    poor = y + rng.normal(0, 2.0, y.size)
+    clear = evaluation.paired_bootstrap(y, good, poor, n_boot=200, seed=1)
+    assert clear.excludes_zero and clear.low > 0
+    assert clear.verdict("A", "B") == "A scores higher than B"
+    same = evaluation.paired_bootstrap(y, good, good + 1e-9 * rng.normal(size=y.size), n_boot=50)
+    assert not same.excludes_zero
+    assert same.verdict("A", "B").startswith("the data show no difference")
+    flipped = evaluation.paired_bootstrap(y, poor, good, n_boot=200, seed=1)
+    assert flipped.high < 0 and flipped.verdict("A", "B") == "B scores higher than A"
+    assert "95 % CI" in clear.describe()
+
+
+def test_paired_bootstrap_threshold_metric_uses_each_models_threshold():
+    y = np.array([0, 0, 1, 1])
+    a, b = np.array([0.1, 0.2, 0.6, 0.7]), np.array([0.1, 0.2, 0.3, 0.4])
+    result = evaluation.paired_bootstrap(
+        y, a, b, "sensitivity", threshold_a=0.5, threshold_b=0.25, n_boot=20
+    )
+    assert result.difference == 0.0  # both find every pneumonia at their own threshold
+
+
+def test_wilson_interval_matches_the_textbook_and_keeps_width_at_the_edges():
+    low, high = evaluation.wilson_interval(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-3) and high == pytest.approx(0.9433, abs=1e-3)
+    low, high = evaluation.wilson_interval(10, 10)
+    assert high == pytest.approx(1.0) and low == pytest.approx(0.7225, abs=1e-3)
+    with pytest.raises(ValueError, match="successes"):
+        evaluation.wilson_interval(11, 10)
