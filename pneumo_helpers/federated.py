@@ -249,6 +249,18 @@ def update_norm(update: Sequence[np.ndarray]) -> float:
     return float(np.sqrt(sum(float(np.sum(np.square(u, dtype=np.float64))) for u in update)))
 
 
+def dp_sensitivity(clip_norm: float, sizes: Sequence[int]) -> float:
+    """Return how far one client can move the size-weighted average: ``C * max(n_k) / sum(n)``.
+
+    FedAvg weights client ``k`` by ``n_k / sum(n)``; with its update clipped to L2 norm
+    ``C``, the largest client moves the average by at most ``C * max(n_k) / sum(n)``. The
+    Gaussian noise of client-level DP is scaled to this bound (``C / K`` only holds when
+    every client weighs the same).
+    """
+    sizes = np.asarray(sizes, dtype=float)
+    return float(clip_norm * sizes.max() / sizes.sum())
+
+
 def clip_update(update: Sequence[np.ndarray], max_norm: float) -> list[np.ndarray]:
     """Scale a model update down so that its L2 norm is at most ``max_norm``.
 
@@ -579,10 +591,12 @@ def run_fedavg(
     sends its weights back; the server averages them weighted by client size
     (:func:`fedavg`) and evaluates the new global model on ``eval_data``.
 
-    Privacy option (DP-style, as in DP-FedAvg): with ``clip_norm`` each client's *update*
-    (new minus global weights) is clipped to that L2 norm; with ``noise_multiplier > 0``
-    the server adds Gaussian noise of standard deviation
-    ``noise_multiplier * clip_norm / n_clients`` to the averaged weights.
+    Privacy option (client-level, DP-FedAvg style, without an accountant): with
+    ``clip_norm`` each client's *update* (new minus global weights) is clipped to that L2
+    norm; with ``noise_multiplier > 0`` the server adds Gaussian noise of standard
+    deviation ``noise_multiplier * dp_sensitivity(clip_norm, sizes)`` to the weighted
+    average. It bounds what one *hospital* can change, not one patient (that needs
+    per-example clipping), and no (epsilon, delta) is computed.
 
     Args:
         build_model: returns a fresh Keras model (called once, after seeding).
@@ -594,7 +608,7 @@ def run_fedavg(
         learning_rate: the clients' Adam learning rate.
         proximal_mu: FedProx's coefficient (0: plain FedAvg).
         clip_norm: clip every client update to this L2 norm (None: no clipping).
-        noise_multiplier: server-side Gaussian noise, in units of ``clip_norm / n_clients``.
+        noise_multiplier: server-side Gaussian noise, in units of :func:`dp_sensitivity`.
         seed: seeds the model's initial weights, the clients' shuffling and the noise.
         on_round: called with each round's record (e.g. to print progress).
 
@@ -646,7 +660,7 @@ def run_fedavg(
             returned.append(local)
         global_weights = fedavg(returned, sizes)
         if noise_multiplier > 0:
-            std = noise_multiplier * clip_norm / len(client_data)
+            std = noise_multiplier * dp_sensitivity(clip_norm, sizes)
             global_weights = [
                 (w + noise_rng.normal(0.0, std, size=w.shape)).astype(w.dtype)
                 for w in global_weights

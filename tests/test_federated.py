@@ -269,3 +269,8 @@ def test_run_fedavg_rejects_bad_inputs():
         fl.run_fedavg(_tiny_model, [(np.zeros((3, 8, 8)), np.zeros(2))], rounds=1)
     with pytest.raises(fl.FederatedError, match="at least 1"):
         fl.run_fedavg(_tiny_model, [_toy_data(8, 0)], rounds=0)
+
+
+def test_dp_sensitivity_is_the_largest_clients_weight_times_the_clip():
+    assert fl.dp_sensitivity(1.0, [10, 10, 10, 10]) == pytest.approx(0.25)  # C / K
+    assert fl.dp_sensitivity(2.0, [80, 10, 10]) == pytest.approx(1.6)  # C * 80 / 100
