@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import config
+from . import config, evidence
 
 #: Labels used throughout the course.
 CLASS_NAMES = ("normal", "pneumonia")
@@ -316,6 +316,7 @@ def load_pneumoniamnist(
             name: rehearsal_subset(split, config.REHEARSAL_SPLIT_SIZES[name], seed=index)
             for index, (name, split) in enumerate(splits.items())
         }
+    evidence.register_test(splits["test"].images, splits["test"].labels)
     return PneumoniaMNIST(**splits, size=size, path=path, stand_in=stand_in)
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from . import config, plots
+from . import config, evidence, plots
 
 _METRIC_NAMES = ("auc", "accuracy", "sensitivity", "specificity", "precision", "npv", "f1")
 
@@ -129,7 +129,11 @@ def choose_threshold(
 
     Returns:
         The threshold (a score at or above it counts as pneumonia).
+
+    Raises:
+        EvidenceError: ``y_true`` is the test split's labels.
     """
+    evidence.refuse_test("choose_threshold", y_true)
     y_true, y_score = _check_binary(y_true, y_score)
     fpr, tpr, thresholds = skm.roc_curve(y_true, y_score, drop_intermediate=False)
     # roc_curve's first threshold is +inf (nothing positive); keep it out.

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import config, data, evaluation, plots
+from . import config, data, evaluation, evidence, plots
 
 #: Simulated attributes and their values, in display order.
 SEXES = ("female", "male")
@@ -464,6 +464,7 @@ def group_thresholds(
     Returns:
         ``{group: threshold}``, usable as ``audit(..., threshold=...)``.
     """
+    evidence.refuse_test("group_thresholds", y_true)
     y_true, y_score, groups = _check_inputs(y_true, y_score, groups)
     thresholds = {}
     for group in _group_order(groups):
