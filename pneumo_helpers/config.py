@@ -185,6 +185,15 @@ def data_dir() -> Path:
     return Path(user_cache_dir("pneumo-course"))
 
 
+def data_dir_description() -> str:
+    """Say where :func:`data_dir` points, in words rather than a machine path."""
+    if os.environ.get(DATA_DIR_ENV, "").strip():
+        return f"the folder named by {DATA_DIR_ENV}"
+    if in_checkout():
+        return "data/ in this clone of the course"
+    return "the per-user cache folder (~/.cache/pneumo-course on Linux and Colab)"
+
+
 def set_seed(seed: int = 42) -> None:
     """Seed Python, NumPy and TensorFlow/Keras so that a chapter's run is reproducible.
 

@@ -247,3 +247,10 @@ def test_profile_summary_says_which_profile_and_why(monkeypatch):
     assert "no GPU seen" in config.profile_summary()
     monkeypatch.setenv(config.REHEARSAL_ENV, "1")
     assert "Rehearsal" in config.profile_summary()
+
+
+def test_data_dir_description_names_the_setting_not_a_path(monkeypatch):
+    monkeypatch.setenv(config.DATA_DIR_ENV, "/somewhere/private")
+    assert config.data_dir_description() == f"the folder named by {config.DATA_DIR_ENV}"
+    monkeypatch.delenv(config.DATA_DIR_ENV)
+    assert config.data_dir_description() == "data/ in this clone of the course"  # tests run in one
