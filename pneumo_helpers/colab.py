@@ -98,6 +98,35 @@ def requirements(*extras: str) -> list:
     return chosen
 
 
+def dependency_closure(requirement_list) -> set[str]:
+    """Return the canonical names of the requirements and all they depend on, as installed.
+
+    Args:
+        requirement_list: ``packaging`` requirements, or plain names; extras are followed
+            (``flwr[simulation]`` brings Ray).
+    """
+    from packaging.requirements import Requirement
+
+    todo = [r if isinstance(r, Requirement) else Requirement(str(r)) for r in requirement_list]
+    todo_keys = [(canonical(r.name), tuple(sorted(r.extras))) for r in todo]
+    seen: set[tuple[str, tuple[str, ...]]] = set()
+    while todo_keys:
+        name, extras = todo_keys.pop()
+        if (name, extras) in seen:
+            continue
+        seen.add((name, extras))
+        try:
+            declared = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for line in declared:
+            requirement = Requirement(line)
+            marker = requirement.marker
+            if marker is None or any(marker.evaluate({"extra": e}) for e in ("", *extras)):
+                todo_keys.append((canonical(requirement.name), tuple(sorted(requirement.extras))))
+    return {name for name, _ in seen}
+
+
 def unmet(requirement_list, versions: dict[str, str] | None = None) -> list[str]:
     """Return the requirements (as strings) that the installed versions do not satisfy."""
     versions = installed_versions() if versions is None else versions

@@ -90,32 +90,10 @@ def external_modules(path: Path) -> set[str]:
     return external
 
 
-def distributions_for(requirements) -> set[str]:
-    """Return the canonical names of the requirements and everything they depend on."""
-    from packaging.requirements import Requirement
-
-    seen, todo = set(), [(colab.canonical(r.name), tuple(r.extras)) for r in requirements]
-    while todo:
-        name, extras = todo.pop()
-        if (name, extras) in seen:
-            continue
-        seen.add((name, extras))
-        try:
-            requires = metadata.requires(name) or []
-        except metadata.PackageNotFoundError:
-            continue
-        for line in requires:
-            requirement = Requirement(line)
-            marker = requirement.marker
-            if marker is None or any(marker.evaluate({"extra": e}) for e in ("", *extras)):
-                todo.append((colab.canonical(requirement.name), tuple(requirement.extras)))
-    return {name for name, _ in seen}
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_chapter_imports_resolve_from_its_declared_requirements(path):
     extras = chapter_extras(path)
-    allowed = distributions_for(colab.requirements(*extras))
+    allowed = colab.dependency_closure(colab.requirements(*extras))
     providers = metadata.packages_distributions()
     missing = {}
     for module in sorted(external_modules(path)):
@@ -132,5 +110,5 @@ def test_the_check_sees_a_missing_requirement():
     assert "myst_nb" in imports_of("from myst_nb import glue")
     assert imports_of("try:\n    import myst_nb\nexcept ImportError:\n    pass") == set()
     flwr = {colab.canonical(d) for d in metadata.packages_distributions()["flwr"]}
-    assert not flwr & distributions_for(colab.requirements())  # core alone lacks Flower
-    assert flwr & distributions_for(colab.requirements("federated"))
+    assert not flwr & colab.dependency_closure(colab.requirements())  # core alone lacks Flower
+    assert flwr & colab.dependency_closure(colab.requirements("federated"))

@@ -79,31 +79,6 @@ def course_requirements() -> tuple[list[str], dict[str, list[str]]]:
     return core, extras
 
 
-def dependency_closure(names: list[str]) -> set[str]:
-    """Return ``names`` and everything they require, as installed in this environment."""
-    from importlib import metadata
-
-    from packaging.requirements import Requirement
-
-    seen, todo = set(), [(canonical(n), ()) for n in names]
-    while todo:
-        name, extras = todo.pop()
-        key = (name, extras)
-        if key in seen:
-            continue
-        seen.add(key)
-        try:
-            requires = metadata.requires(name) or []
-        except metadata.PackageNotFoundError:
-            continue
-        for line in requires:
-            requirement = Requirement(line)
-            marker = requirement.marker
-            if marker is None or any(marker.evaluate({"extra": e}) for e in ("", *extras)):
-                todo.append((canonical(requirement.name), tuple(sorted(requirement.extras))))
-    return {name for name, _ in seen}
-
-
 def find_python313() -> str:
     """Return a Python 3.13 interpreter: PNEUMO_COLAB_PYTHON, python3.13 on PATH, or pyenv's."""
     candidates = [os.environ.get("PNEUMO_COLAB_PYTHON", ""), shutil.which("python3.13") or ""]
@@ -156,11 +131,13 @@ def colab_packages() -> list[str]:
     among the dependencies of the extras (which the setup cells install themselves, so
     that the rehearsal sees them move Colab's packages, or not).
     """
+    from pneumo_helpers import colab
+
     pins = colab_pins()
     core, extras = course_requirements()
     touched = set(core) | set(KERNEL_PACKAGES) | {"google-colab"}
-    touched |= dependency_closure([name for names in extras.values() for name in names])
-    touched |= dependency_closure(core)
+    touched |= colab.dependency_closure([n for names in extras.values() for n in names])
+    touched |= colab.dependency_closure(core)
     return sorted(f"{name}=={pins[name]}" for name in touched if name in pins)
 
 
