@@ -1178,7 +1178,7 @@ def model_card(
             + ", ".join(f"{group} {value:.3f}" for group, value in group_thresholds_used.items())
             + ")"
         )
-    wilson = [METRIC_LABELS[m].lower() for m in metrics if m in first.attrs.get("wilson", ())]
+    wilson = [_lower_label(m) for m in metrics if m in first.attrs.get("wilson", ())]
     interval_text = f"values with {confidence:.0%} bootstrap intervals"
     if wilson:
         interval_text = (
@@ -1216,6 +1216,11 @@ def model_card(
     return "\n\n".join(sections) + "\n"
 
 
+def _lower_label(metric: str) -> str:
+    label = METRIC_LABELS[metric]
+    return label if label.isupper() else label.lower()
+
+
 def _gap_section(gaps: pd.DataFrame | Mapping[str, pd.DataFrame], reported: Sequence[str]) -> str:
     """The model card's gap statement: what was compared, and which gaps the data support."""
     tables = {"group": gaps} if isinstance(gaps, pd.DataFrame) else dict(gaps)
@@ -1227,13 +1232,13 @@ def _gap_section(gaps: pd.DataFrame | Mapping[str, pd.DataFrame], reported: Sequ
         int((t["reference"] != t.index.get_level_values("group")).sum()) for t in tables.values()
     )
     paragraphs = [
-        f"Compared: {', '.join(METRIC_LABELS[m].lower() for m in examined)} of every group "
+        f"Compared: {', '.join(_lower_label(m) for m in examined)} of every group "
         f"against the best-served group of its attribute ({', '.join(tables)}); "
         f"{n_compared} comparisons, each with a {confidence:.0%} bootstrap interval of the "
         "difference."
     ]
     supported = [
-        f"- {attribute}, {METRIC_LABELS[metric].lower()}: {group} {row['value']:.3f} vs "
+        f"- {attribute}, {_lower_label(metric)}: {group} {row['value']:.3f} vs "
         f"{row['reference']} {row['reference_value']:.3f} (difference "
         f"{row['difference']:+.3f}, {confidence:.0%} interval {row['difference_low']:+.3f} to "
         f"{row['difference_high']:+.3f})"
@@ -1245,7 +1250,7 @@ def _gap_section(gaps: pd.DataFrame | Mapping[str, pd.DataFrame], reported: Sequ
         paragraphs.append("\n".join([header, "", *supported]))
     else:
         paragraphs.append(f"None of the {n_compared} intervals excludes zero.")
-    unexamined = [METRIC_LABELS[m].lower() for m in reported if m not in examined]
+    unexamined = [_lower_label(m) for m in reported if m not in examined]
     if unexamined:
         paragraphs.append(f"Not compared between groups: {', '.join(unexamined)}.")
     return "\n\n".join(paragraphs)

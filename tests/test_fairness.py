@@ -346,7 +346,7 @@ def test_model_card_reports_metrics_with_intervals_and_supported_gaps():
     assert "| b | 200 | 50.0% | " in card and f"0.500 ({low:.3f}–{high:.3f})" in card
     assert "group, sensitivity: b 0.500 vs a 1.000 (difference -0.500" in card
     assert "Compared: sensitivity of every group" in card and "(1 of 1)" in card
-    assert "Not compared between groups: auc, specificity" in card
+    assert "Not compared between groups: AUC, specificity" in card
     with pytest.raises(fairness.FairnessInputError, match="audits is empty"):
         fairness.model_card({}, model_name="x", intended_use="x", data="x", limitations="x")
 
@@ -425,4 +425,4 @@ def test_model_card_gap_statement_names_every_attribute_and_metric_compared():
         assert f"({supported} of {n_compared})" in card
     else:
         assert f"None of the {n_compared} intervals excludes zero." in card
-    assert "Not compared between groups: auc." in card
+    assert "Not compared between groups: AUC." in card
