@@ -608,6 +608,24 @@ def _point_metrics(y_true: np.ndarray, y_score: np.ndarray, y_pred: np.ndarray) 
     }
 
 
+def bootstrap_rate(
+    hits: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return bootstrap replicates of a rate, e.g. sensitivity (hits: pneumonia cases flagged).
+
+    Drawing n cases with replacement is the same as giving each case a count from a
+    multinomial distribution, so ``n_boot`` resamples become one matrix product.
+
+    Returns:
+        The ``(n_boot,)`` replicates of the rate and the ``(n_boot, n)`` counts (one row
+        per resample), so that other statistics can use the same resamples.
+    """
+    hits = np.asarray(hits, dtype=float)
+    n = hits.size
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)
+    return counts @ hits / n, counts
+
+
 def _bootstrap_metrics(
     y_true: np.ndarray,
     y_score: np.ndarray,
@@ -619,12 +637,14 @@ def _bootstrap_metrics(
     positives, negatives = y_true == 1, y_true == 0
     n_pos, n_neg = int(positives.sum()), int(negatives.sum())
     nan = np.full(n_boot, np.nan)
-    pos_counts = rng.multinomial(n_pos, np.full(n_pos, 1.0 / n_pos), size=n_boot) if n_pos else None
-    neg_counts = rng.multinomial(n_neg, np.full(n_neg, 1.0 / n_neg), size=n_boot) if n_neg else None
-    tp = pos_counts @ y_pred[positives] if n_pos else np.zeros(n_boot)
-    fp = neg_counts @ y_pred[negatives] if n_neg else np.zeros(n_boot)
-    sensitivity = tp / n_pos if n_pos else nan
-    specificity = 1.0 - fp / n_neg if n_neg else nan
+    sensitivity, tp, pos_counts = nan, np.zeros(n_boot), None
+    specificity, fp, neg_counts = nan, np.zeros(n_boot), None
+    if n_pos:
+        sensitivity, pos_counts = bootstrap_rate(y_pred[positives], n_boot, rng)
+        tp = pos_counts @ y_pred[positives]
+    if n_neg:
+        specificity, neg_counts = bootstrap_rate(1.0 - y_pred[negatives], n_boot, rng)
+        fp = neg_counts @ y_pred[negatives]
     with np.errstate(invalid="ignore", divide="ignore"):
         ppv = np.where(tp + fp > 0, tp / np.maximum(tp + fp, 1), np.nan)
     auc = nan
@@ -864,6 +884,51 @@ def gap_summary(
     return summary
 
 
+def wilson_intervals(
+    table: pd.DataFrame,
+    metrics: Sequence[str] = ("sensitivity", "specificity", "fnr", "fpr", "ppv"),
+    confidence: float | None = None,
+) -> pd.DataFrame:
+    """Return a copy of an :func:`audit` table whose rate intervals are Wilson intervals.
+
+    A bootstrap interval has no width when a group's rate is 0 or 1 (every resample gives
+    the same value), which is when a small group most needs an interval; the Wilson score
+    interval (:func:`pneumo_helpers.evaluation.wilson_interval`) does not collapse. The
+    counts come from the table (``n_positive``, ``n_negative`` and the rates).
+
+    Args:
+        table: an audit table.
+        metrics: the rates to give Wilson intervals (``auc`` keeps its bootstrap one).
+        confidence: the level; default the table's own (``attrs["confidence"]``).
+    """
+    unknown = [m for m in metrics if m not in RATE_METRICS or m == "auc"]
+    if unknown:
+        raise FairnessInputError(
+            f"metrics {unknown} are not rates of an audit table; use some of {RATE_METRICS[1:]}."
+        )
+    confidence = table.attrs.get("confidence", 0.95) if confidence is None else confidence
+    out = table.copy()
+    for group, row in table.iterrows():
+        n_pos, n_neg = int(row["n_positive"]), int(row["n_negative"])
+        tp = int(round(row["sensitivity"] * n_pos)) if n_pos else 0
+        fp = int(round(row["fpr"] * n_neg)) if n_neg else 0
+        counts = {
+            "sensitivity": (tp, n_pos),
+            "fnr": (n_pos - tp, n_pos),
+            "specificity": (n_neg - fp, n_neg),
+            "fpr": (fp, n_neg),
+            "ppv": (tp, tp + fp),
+        }
+        for metric in metrics:
+            successes, trials = counts[metric]
+            low = high = float("nan")
+            if trials:
+                low, high = evaluation.wilson_interval(successes, trials, confidence)
+            out.loc[group, f"{metric}_low"], out.loc[group, f"{metric}_high"] = low, high
+    out.attrs = {**table.attrs, "confidence": confidence, "wilson": tuple(metrics)}
+    return out
+
+
 def calibration_by_group(y_true, y_score, groups, n_bins: int = 10) -> pd.DataFrame:
     """Return calibration summaries per group and overall.
 
@@ -1079,7 +1144,7 @@ def model_card(
     out_of_scope: str | Sequence[str] = (),
     details: str | Sequence[str] = (),
     metrics: Sequence[str] = ("auc", "sensitivity", "specificity", "fnr", "ppv"),
-    gaps: pd.DataFrame | None = None,
+    gaps: pd.DataFrame | Mapping[str, pd.DataFrame] | None = None,
 ) -> str:
     """Write a model card (Mitchell et al. 2019) in Markdown from audit tables.
 
@@ -1089,8 +1154,9 @@ def model_card(
         model_name: the model's name, used as the card's title.
         intended_use, data, limitations, out_of_scope, details: text or bullet lists.
         metrics: audit metrics to report, each as "value (interval)".
-        gaps: an optional :func:`gap_summary` table; its gaps whose interval excludes zero
-            are listed.
+        gaps: optional :func:`gap_summary` tables, ``{attribute: table}`` (or one table);
+            the card names the metrics and attributes compared and lists the gaps whose
+            interval excludes zero, so its statement covers exactly what was examined.
 
     Returns:
         The card as a Markdown string (display it with ``IPython.display.Markdown``).
@@ -1113,6 +1179,13 @@ def model_card(
             + ", ".join(f"{group} {value:.3f}" for group, value in group_thresholds_used.items())
             + ")"
         )
+    wilson = [_lower_label(m) for m in metrics if m in first.attrs.get("wilson", ())]
+    interval_text = f"values with {confidence:.0%} bootstrap intervals"
+    if wilson:
+        interval_text = (
+            f"{', '.join(wilson)} with {confidence:.0%} Wilson intervals, the rest with "
+            f"{confidence:.0%} bootstrap intervals"
+        )
     sections = [f"# Model card: {model_name}"]
     if details:
         sections += ["## Model details", _bullets(details)]
@@ -1123,7 +1196,7 @@ def model_card(
     sections += [
         "## Overall performance",
         f"Test split, n = {int(overall['n'])}, prevalence {overall['prevalence']:.1%}, "
-        f"{threshold_text}; values with {confidence:.0%} bootstrap intervals.",
+        f"{threshold_text}; {interval_text}.",
         _markdown_table(header_metrics, [[_interval_text(overall, m) for m in metrics]]),
         "## Performance by group",
     ]
@@ -1139,17 +1212,46 @@ def model_card(
             _markdown_table(["group", "n", "prevalence", *header_metrics], rows),
         ]
     if gaps is not None:
-        supported = gaps[gaps["excludes_zero"]]
-        lines = [
-            f"- {METRIC_LABELS[metric]}: {group} {row['value']:.3f} vs {row['reference']} "
-            f"{row['reference_value']:.3f} (difference {row['difference']:+.3f}, "
-            f"{confidence:.0%} interval {row['difference_low']:+.3f} to "
-            f"{row['difference_high']:+.3f})"
-            for (metric, group), row in supported.iterrows()
-        ]
-        sections += [
-            "## Gaps supported by the data",
-            "\n".join(lines) if lines else "No gap's interval excludes zero.",
-        ]
+        sections += ["## Gaps supported by the data", _gap_section(gaps, metrics)]
     sections += ["## Limitations and ethical considerations", _bullets(limitations)]
     return "\n\n".join(sections) + "\n"
+
+
+def _lower_label(metric: str) -> str:
+    label = METRIC_LABELS[metric]
+    return label if label.isupper() else label.lower()
+
+
+def _gap_section(gaps: pd.DataFrame | Mapping[str, pd.DataFrame], reported: Sequence[str]) -> str:
+    """The model card's gap statement: what was compared, and which gaps the data support."""
+    tables = {"group": gaps} if isinstance(gaps, pd.DataFrame) else dict(gaps)
+    if not tables:
+        raise FairnessInputError("gaps is empty; pass {attribute: gap_summary(...) table}.")
+    examined = list(dict.fromkeys(m for t in tables.values() for m in t.index.unique("metric")))
+    confidence = next(iter(tables.values())).attrs.get("confidence", 0.95)
+    n_compared = sum(
+        int((t["reference"] != t.index.get_level_values("group")).sum()) for t in tables.values()
+    )
+    paragraphs = [
+        f"Compared: {', '.join(_lower_label(m) for m in examined)} of every group "
+        f"against the best-served group of its attribute ({', '.join(tables)}); "
+        f"{n_compared} comparisons, each with a {confidence:.0%} bootstrap interval of the "
+        "difference."
+    ]
+    supported = [
+        f"- {attribute}, {_lower_label(metric)}: {group} {row['value']:.3f} vs "
+        f"{row['reference']} {row['reference_value']:.3f} (difference "
+        f"{row['difference']:+.3f}, {confidence:.0%} interval {row['difference_low']:+.3f} to "
+        f"{row['difference_high']:+.3f})"
+        for attribute, table in tables.items()
+        for (metric, group), row in table[table["excludes_zero"]].iterrows()
+    ]
+    if supported:
+        header = f"Intervals that exclude zero ({len(supported)} of {n_compared}):"
+        paragraphs.append("\n".join([header, "", *supported]))
+    else:
+        paragraphs.append(f"None of the {n_compared} intervals excludes zero.")
+    unexamined = [_lower_label(m) for m in reported if m not in examined]
+    if unexamined:
+        paragraphs.append(f"Not compared between groups: {', '.join(unexamined)}.")
+    return "\n\n".join(paragraphs)

@@ -344,7 +344,9 @@ def test_model_card_reports_metrics_with_intervals_and_supported_gaps():
     assert "- Teaching only." in card and "Simulated." in card
     low, high = table.loc["b", "sensitivity_low"], table.loc["b", "sensitivity_high"]
     assert "| b | 200 | 50.0% | " in card and f"0.500 ({low:.3f}–{high:.3f})" in card
-    assert "Sensitivity: b 0.500 vs a 1.000 (difference -0.500" in card
+    assert "group, sensitivity: b 0.500 vs a 1.000 (difference -0.500" in card
+    assert "Compared: sensitivity of every group" in card and "(1 of 1)" in card
+    assert "Not compared between groups: AUC, specificity" in card
     with pytest.raises(fairness.FairnessInputError, match="audits is empty"):
         fairness.model_card({}, model_name="x", intended_use="x", data="x", limitations="x")
 
@@ -364,3 +366,63 @@ def test_audit_takes_one_threshold_per_case():
     assert table.loc["a", "sensitivity"] == 0.5 and table.loc["b", "specificity"] == 1.0
     with pytest.raises(fairness.FairnessInputError, match="one per case"):
         fairness.audit(y, scores, groups, per_case[:3], n_boot=0)
+
+
+def test_bootstrap_rate_is_the_rate_of_each_multinomial_resample():
+    hits = np.array([1, 1, 0, 1, 0, 0, 1, 1])
+    replicates, counts = fairness.bootstrap_rate(hits, 50, np.random.default_rng(3))
+    assert counts.shape == (50, 8) and np.all(counts.sum(axis=1) == 8)
+    np.testing.assert_allclose(replicates, (counts * hits).sum(axis=1) / 8)
+    assert np.all((replicates >= 0) & (replicates <= 1))
+
+
+def test_wilson_intervals_do_not_collapse_at_a_rate_of_one():
+    y = np.array([1] * 10 + [0] * 10 + [1] * 10 + [0] * 10)
+    s = np.r_[np.full(10, 0.9), np.full(10, 0.1), np.tile([0.9, 0.1], 5), np.full(10, 0.1)]
+    g = np.repeat(["a", "b"], 20)
+    table = fairness.audit(y, s, g, 0.5, n_boot=200)
+    assert table.loc["a", "sensitivity_low"] == table.loc["a", "sensitivity_high"] == 1.0
+    wilson = fairness.wilson_intervals(table)
+    low, high = evaluation.wilson_interval(10, 10)
+    assert wilson.loc["a", "sensitivity_low"] == pytest.approx(low) and low < 1.0
+    assert wilson.loc["a", "sensitivity_high"] == pytest.approx(high)
+    assert wilson.loc["b", "fnr_low"] == pytest.approx(evaluation.wilson_interval(5, 10)[0])
+    assert wilson.loc["overall", "ppv_low"] == pytest.approx(evaluation.wilson_interval(15, 15)[0])
+    assert wilson["auc_low"].equals(table["auc_low"])  # the AUC keeps its bootstrap interval
+    card = fairness.model_card(
+        {"site": wilson}, model_name="x", intended_use="x", data="x", limitations="x"
+    )
+    assert "; sensitivity, specificity, underdiagnosis" in card
+    assert "value with 95% Wilson intervals, the rest with 95% bootstrap intervals." in card
+    with pytest.raises(fairness.FairnessInputError, match="not rates"):
+        fairness.wilson_intervals(table, metrics=("auc",))
+
+
+def test_model_card_gap_statement_names_every_attribute_and_metric_compared():
+    rng = np.random.default_rng(0)
+    y = np.tile([1, 0], 300)
+    s = np.clip(0.6 * y + 0.4 * rng.random(600), 0, 1)
+    sex, site = rng.choice(["f", "m"], 600), rng.choice(["A", "B", "C"], 600)
+    gaps = {
+        name: fairness.gap_summary(y, s, groups, 0.5, metrics=("sensitivity", "ppv"), n_boot=200)
+        for name, groups in (("sex", sex), ("site", site))
+    }
+    table = fairness.audit(y, s, site, 0.5, n_boot=200)
+    card = fairness.model_card(
+        {"site": table},
+        model_name="x",
+        intended_use="x",
+        data="x",
+        limitations="x",
+        metrics=("sensitivity", "ppv", "auc"),
+        gaps=gaps,
+    )
+    n_compared = 2 * (1 + 2)  # two metrics; sex has one non-reference group, site two
+    supported = sum(int(g["excludes_zero"].sum()) for g in gaps.values())
+    assert "sensitivity, positive predictive value of every group" in card
+    assert f"(sex, site); {n_compared} comparisons" in card
+    if supported:
+        assert f"({supported} of {n_compared})" in card
+    else:
+        assert f"None of the {n_compared} intervals excludes zero." in card
+    assert "Not compared between groups: AUC." in card
