@@ -48,3 +48,8 @@ def test_choose_records_the_choice_and_refuses_the_test_split():
 
 def test_copies_of_other_arrays_are_not_test():
     assert not evidence.is_test(np.arange(5)) and not evidence.is_test([1, 2])
+
+
+def test_a_temperature_fitted_on_the_test_labels_is_refused(loaded):
+    with pytest.raises(evidence.EvidenceError):
+        evaluation.fit_temperature(loaded.test.labels, np.linspace(0.1, 0.9, 10))
