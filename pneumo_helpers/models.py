@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import sys
 import warnings
@@ -267,7 +269,10 @@ def load_backbone(
         why = f"{WEIGHTS_ENV}={forced}" if forced else "weights=None was requested"
         return build(None), WeightsInfo(name, "none", "random", why)
     try:
-        backbone = build(requested)
+        # Keras prints "Downloading data from <url>" before it tries: keep it out of the
+        # chapters' outputs (the WeightsInfo, and a warning on failure, say what happened).
+        with contextlib.redirect_stdout(io.StringIO()):
+            backbone = build(requested)
     except Exception as exc:  # noqa: BLE001 - any download failure; see the re-raise below
         if requested != "imagenet":
             raise  # a file the user named must load, never fall back silently
