@@ -99,6 +99,38 @@ def markdown_table(results: dict, runs: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+class ResultsFileError(ValueError):
+    """An existing results file cannot be read, so merging into it would lose its content."""
+
+
+def read_results_file(path: Path) -> dict:
+    """Return the JSON object in ``path`` ({} when it does not exist), or raise a clear error."""
+    if not path.exists():
+        return {}
+    text = path.read_text()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problem = (
+            "is empty" if not text.strip() else f"is not valid JSON ({exc.msg}, line {exc.lineno})"
+        )
+        raise ResultsFileError(
+            f"{path} {problem}. The benchmark merges its results into it: restore it from git "
+            "(git checkout -- benchmarks/), delete it to start afresh, or pass another --out."
+        ) from exc
+    if not isinstance(value, dict):
+        raise ResultsFileError(
+            f"{path} holds a JSON {type(value).__name__}, not an object of models: restore it "
+            "from git, delete it, or pass another --out."
+        )
+    return value
+
+
+def runs_file(out: Path) -> Path:
+    """Return the file beside ``out`` that says how each model was run."""
+    return out.with_name(out.stem + ".runs.json")
+
+
 def write_results(results: dict, run: dict, out: Path, details: dict | None = None) -> str:
     """Merge ``results`` into ``out`` (JSON) and rewrite the Markdown table beside it.
 
@@ -106,9 +138,9 @@ def write_results(results: dict, run: dict, out: Path, details: dict | None = No
     (profile, seeds, date, machine, and any per-model ``details`` such as the starting
     weights) goes to ``<out>.runs.json``.
     """
-    runs_path = out.with_name(out.stem + ".runs.json")
-    existing = json.loads(out.read_text()) if out.exists() else {}
-    runs = json.loads(runs_path.read_text()) if runs_path.exists() else {}
+    runs_path = runs_file(out)
+    existing = read_results_file(out)
+    runs = read_results_file(runs_path)
     existing.update(results)
     runs.update({name: {**run, **(details or {}).get(name, {})} for name in results})
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -138,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
     try:
+        # Checked before any training, so that a bad file loses no measurement.
+        read_results_file(args.out)
+        read_results_file(runs_file(args.out))
         profile = config.profile(args.profile)
         dataset = data.load_pneumoniamnist(size=profile.image_size)
     except ValueError as exc:

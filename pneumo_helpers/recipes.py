@@ -11,6 +11,8 @@ import dataclasses
 import hashlib
 import json
 import math
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -403,11 +405,19 @@ def run_fingerprint(
     seed: int,
     options: dict | None = None,
 ) -> str:
-    """Return a short hash of what a run depends on: code, data, profile, seed, options, weights."""
+    """Return a short hash of what a run depends on: code, data, profile, seed, options, weights.
+
+    The code is every module of the package and the installed TensorFlow and Keras
+    versions, so that a change to any of them retrains instead of reusing a stale run.
+    """
+    import keras
+    import tensorflow as tf
+
     digest = hashlib.sha256()
     package = Path(__file__).resolve().parent
-    for module in ("recipes", "models", "training", "data"):
-        digest.update((package / f"{module}.py").read_bytes())
+    for module in sorted(package.glob("*.py")):
+        digest.update(module.read_bytes())
+    digest.update(f"tensorflow {tf.__version__}, keras {keras.__version__}".encode())
     for split in (dataset.train, dataset.val, dataset.test):
         digest.update(np.ascontiguousarray(split.labels).tobytes())
         digest.update(np.ascontiguousarray(split.images[:64]).tobytes())
@@ -471,9 +481,12 @@ def save_run(run: ModelRun, directory: str | Path | None = None) -> Path:
     record = asdict(run)
     record["val_scores"] = run.val_scores.tolist()
     record["test_scores"] = run.test_scores.tolist()
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record))
-    tmp.replace(path)
+    # A unique temporary name in the same folder, then an atomic rename: two chapters saving
+    # at once cannot write into each other's file.
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w") as stream:
+        stream.write(json.dumps(record))
+    os.replace(tmp, path)
     return path
 
 

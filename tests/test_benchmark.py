@@ -72,3 +72,13 @@ def test_the_transfer_models_are_benchmark_choices(bench):
 
     for name in ("vgg16_transfer", "resnet50_hybrid", "cnn_transformer_hybrid"):
         assert name in recipes.RECIPES
+
+
+@pytest.mark.parametrize("content", ["", "{not json", "[1, 2]"])
+def test_a_bad_results_file_is_refused_before_training(bench, tmp_path, capsys, content):
+    out = tmp_path / "results.json"
+    out.write_text(content)
+    assert bench.main(["--models", "baseline_cnn", "--seeds", "1", "--out", str(out)]) == 2
+    message = capsys.readouterr().err
+    assert str(out) in message and "--out" in message and "Traceback" not in message
+    assert out.read_text() == content  # nothing overwritten
