@@ -5,6 +5,13 @@ X-rays (the same stratified subsets for every model, the same seeds) and evaluat
 the course's one way: threshold chosen on the full validation split, metrics on the full
 test split. Plotting test AUC against the training-set size shows which architecture
 needs more data.
+
+At equal *epochs* a 10 % run makes ten times fewer weight updates than a full run, which
+mixes "too few X-rays" with "too little training". With ``equal_updates=True`` every
+subset is repeated until it has as many rows as the full training split, so every run
+makes the same number of weight updates. :func:`paired_comparisons` then compares two
+models run by run on the same test X-rays, and :func:`verdict_per_fraction` says, per
+share, what every seed agrees on.
 """
 
 from __future__ import annotations
@@ -25,6 +32,20 @@ Recipe = Callable[..., object]
 
 class SweepError(ValueError):
     """A data-efficiency sweep received an argument it cannot use."""
+
+
+def repeat_to_size(dataset: data.PneumoniaMNIST, size: int, seed: int = 0) -> data.PneumoniaMNIST:
+    """Return ``dataset`` with its training X-rays repeated (in random order) to ``size`` rows.
+
+    Every X-ray appears ``size // n`` or ``size // n + 1`` times; one epoch of the result
+    is as many weight updates as one epoch of a training split of ``size`` X-rays.
+    """
+    images, labels = dataset.train
+    if size < len(labels):
+        raise SweepError(f"size ({size}) must be at least the training split's {len(labels)}.")
+    order = np.random.default_rng(seed).permutation(len(labels))
+    index = np.resize(order, size)
+    return dataclasses.replace(dataset, train=data.Split(images[index], labels[index]))
 
 
 def training_subset(
@@ -62,14 +83,17 @@ class SweepResult:
 
     Attributes
     ----------
-    table : one row per run: ``model``, ``fraction``, ``n_train``, ``seed``, the test
-        metrics ``auc``, ``accuracy``, ``sensitivity``, ``specificity``, and ``seconds``
-        and ``epochs_run`` of training.
+    table : one row per run: ``model``, ``fraction``, ``n_train`` (distinct X-rays),
+        ``seed``, the test metrics ``auc``, ``accuracy``, ``sensitivity``,
+        ``specificity``, and ``seconds``, ``epochs_run`` and ``updates`` (weight updates)
+        of training.
     trained : every run's trained model and datasets, keyed by ``(model, fraction, seed)``.
+    test_scores : every run's pneumonia scores on the test split, with the same keys.
     """
 
     table: pd.DataFrame
     trained: dict[tuple[str, float, int], object] = field(default_factory=dict)
+    test_scores: dict[tuple[str, float, int], np.ndarray] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """Return the mean test AUC per model (rows) and training-set size (columns)."""
@@ -87,6 +111,7 @@ def data_efficiency_sweep(
     *,
     epochs: int | None = None,
     reuse: Mapping[tuple[str, float, int], object] | None = None,
+    equal_updates: bool = False,
     verbose: bool = True,
 ) -> SweepResult:
     """Train every recipe on every share of the training split and score it on the test split.
@@ -108,6 +133,9 @@ def data_efficiency_sweep(
     reuse
         runs already trained with the same recipe and settings, keyed by
         ``(name, fraction, seed)``; they are evaluated, not trained again.
+    equal_updates
+        repeat every subset to the full split's size (:func:`repeat_to_size`), so that
+        every run makes the same number of weight updates, whatever its share.
     verbose
         print one line per run.
 
@@ -130,42 +158,104 @@ def data_efficiency_sweep(
             raise SweepError(f"epochs must be at least 1, got {epochs}.")
         profile = dataclasses.replace(profile, epochs=int(epochs))
     reuse = dict(reuse or {})
-    rows, trained = [], {}
+    rows, trained, test_scores = [], {}, {}
     for seed in seeds:
         for fraction in fractions:
             subset = training_subset(dataset, fraction, seed)
+            n_train = len(subset.train.labels)
+            if equal_updates and fraction < 1.0:
+                subset = repeat_to_size(subset, len(dataset.train.labels), seed)
+            steps_per_epoch = -(-len(subset.train.labels) // profile.batch_size)
             for name, recipe in recipes.items():
                 key = (name, float(fraction), int(seed))
                 run = reuse.get(key)
                 if run is None:
                     run = recipe(subset, profile, seed=int(seed), verbose=0)
-                scores = evaluation.evaluate_model(
-                    run.result.model,
-                    run.val_data,
-                    run.test_data,
-                    dataset.val.labels,
-                    dataset.test.labels,
-                )
+                model = run.result.model
+                val_scores = evaluation.predict_scores(model, run.val_data)
+                threshold = evaluation.choose_threshold(dataset.val.labels, val_scores, "youden")
+                test_scores[key] = evaluation.predict_scores(model, run.test_data)
+                scores = evaluation.binary_metrics(dataset.test.labels, test_scores[key], threshold)
                 trained[key] = run
                 rows.append(
                     {
                         "model": name,
                         "fraction": float(fraction),
-                        "n_train": len(subset.train.labels),
+                        "n_train": n_train,
                         "seed": int(seed),
                         **{m: scores[m] for m in ("auc", "accuracy", "sensitivity", "specificity")},
                         "seconds": run.result.seconds,
                         "epochs_run": run.result.epochs_run,
+                        "updates": run.result.epochs_run * steps_per_epoch,
                     }
                 )
                 if verbose:
                     print(
-                        f"{name:>14} on {len(subset.train.labels):>5} X-rays "
+                        f"{name:>14} on {n_train:>5} X-rays "
                         f"({fraction:.0%}), seed {seed}: test AUC {scores['auc']:.3f} "
                         f"({run.result.seconds:.0f} s)",
                         flush=True,
                     )
-    return SweepResult(pd.DataFrame(rows), trained)
+    return SweepResult(pd.DataFrame(rows), trained, test_scores)
+
+
+def paired_comparisons(
+    sweep: SweepResult,
+    y_test,
+    model_a: str,
+    model_b: str,
+    metric: str = "auc",
+    n_boot: int = 1000,
+) -> pd.DataFrame:
+    """Compare two models of a sweep run by run: A − B on the same test X-rays, per share and seed.
+
+    Each row is one :func:`pneumo_helpers.evaluation.paired_bootstrap` of the two runs that
+    share a ``fraction`` and a ``seed`` (the same subset, the same seed).
+
+    Returns:
+        One row per ``(fraction, seed)``: ``difference``, ``low``, ``high`` and the
+        ``comparison`` itself (a :class:`~pneumo_helpers.evaluation.PairedComparison`).
+    """
+    rows = []
+    for fraction, seed in sweep.table[["fraction", "seed"]].drop_duplicates().itertuples(False):
+        a = sweep.test_scores[(model_a, float(fraction), int(seed))]
+        b = sweep.test_scores[(model_b, float(fraction), int(seed))]
+        result = evaluation.paired_bootstrap(y_test, a, b, metric, n_boot=n_boot, seed=int(seed))
+        rows.append(
+            {
+                "fraction": float(fraction),
+                "seed": int(seed),
+                "difference": result.difference,
+                "low": result.low,
+                "high": result.high,
+                "comparison": result,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def verdict_per_fraction(
+    comparisons: pd.DataFrame, name_a: str, name_b: str
+) -> dict[float, str | None]:
+    """Say, per share of the data, which model every seed's paired interval favours.
+
+    A is better at a share only when the interval of A − B lies above zero for every seed
+    (B better: below zero for every seed); otherwise the data show no consistent difference.
+
+    Returns:
+        ``{fraction: name_a}``, ``name_b``, or None where the seeds do not all agree.
+    """
+    if comparisons.empty:
+        raise SweepError(f"no comparisons of {name_a} and {name_b}: run the sweep first.")
+    verdicts: dict[float, str | None] = {}
+    for fraction, rows in comparisons.groupby("fraction"):
+        if (rows["low"] > 0).all():
+            verdicts[float(fraction)] = name_a
+        elif (rows["high"] < 0).all():
+            verdicts[float(fraction)] = name_b
+        else:
+            verdicts[float(fraction)] = None
+    return verdicts
 
 
 def plot_data_efficiency(table: pd.DataFrame, *, ax=None, labels: Mapping[str, str] | None = None):

@@ -97,3 +97,42 @@ def test_sweep_rejects_bad_arguments(kwargs, message):
     }
     with pytest.raises(data_efficiency.SweepError, match=message):
         data_efficiency.data_efficiency_sweep(**arguments)
+
+
+def test_repeat_to_size_keeps_every_xray_and_the_class_balance():
+    dataset = _dataset(100)
+    subset = data_efficiency.training_subset(dataset, 0.2, seed=1)
+    repeated = data_efficiency.repeat_to_size(subset, 100, seed=1)
+    assert len(repeated.train.labels) == 100
+    assert data.class_counts(repeated.train.labels) == {"normal": 25, "pneumonia": 75}
+    distinct = {image.tobytes() for image in repeated.train.images}
+    assert distinct == {image.tobytes() for image in subset.train.images}
+    assert repeated.val is dataset.val and repeated.test is dataset.test
+    with pytest.raises(data_efficiency.SweepError, match="at least"):
+        data_efficiency.repeat_to_size(subset, 10)
+
+
+def test_equal_updates_sweep_and_verdicts_per_fraction():
+    dataset, calls = _dataset(100), []
+    profile = config.PROFILES["quick"]
+    sweep = data_efficiency.data_efficiency_sweep(
+        {"a": _recipe(calls), "b": _recipe(calls)},
+        dataset,
+        profile,
+        fractions=(0.2, 1.0),
+        seeds=(0, 1),
+        epochs=1,
+        equal_updates=True,
+        verbose=False,
+    )
+    assert {n for n, _, _ in calls} == {100}  # every run trains on 100 rows
+    assert sorted(sweep.table["n_train"].unique()) == [20, 100]  # distinct X-rays
+    assert sweep.table["updates"].nunique() == 1
+    assert set(sweep.test_scores) == {(m, f, s) for m in "ab" for f in (0.2, 1.0) for s in (0, 1)}
+    rows = data_efficiency.paired_comparisons(sweep, dataset.test.labels, "a", "b", n_boot=50)
+    assert len(rows) == 4 and (rows["difference"] == 0).all()
+    assert data_efficiency.verdict_per_fraction(rows, "a", "b") == {0.2: None, 1.0: None}
+    better = rows.assign(low=0.01, high=0.02)
+    assert data_efficiency.verdict_per_fraction(better, "a", "b") == {0.2: "a", 1.0: "a"}
+    mixed = better.assign(low=[0.01, -0.02, -0.03, -0.02], high=[0.02, -0.01, -0.01, -0.01])
+    assert data_efficiency.verdict_per_fraction(mixed, "a", "b") == {0.2: None, 1.0: "b"}
