@@ -113,3 +113,55 @@ def test_exercise_labels_are_unique_across_the_book():
     labels = [label for path in CHAPTERS for label, _ in exercises_and_solutions(path)]
     duplicated = sorted({label for label in labels if labels.count(label) > 1})
     assert not duplicated, f"exercise labels used twice: {duplicated}"
+
+
+# Picks of the best or worst in a chapter are either choices (made with evidence.choose on
+# validation) or descriptions of results, marked "# report" on their line.
+_PICK_METHODS = {"idxmax", "idxmin", "argmax", "argmin", "nlargest", "nsmallest"}
+_PICK_FUNCTIONS = {"max", "min", "sorted"}
+
+
+def unmarked_picks(source: str) -> list[str]:
+    """Return the picks in ``source`` that neither use evidence.choose nor say # report."""
+    import ast
+
+    lines, found = source.splitlines(), []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        method = isinstance(func, ast.Attribute) and func.attr in _PICK_METHODS
+        keyed = (
+            isinstance(func, ast.Name)
+            and func.id in _PICK_FUNCTIONS
+            and any(k.arg == "key" for k in node.keywords)
+        )
+        if (method or keyed) and "# report" not in lines[node.lineno - 1]:
+            found.append(f"line {node.lineno}: {lines[node.lineno - 1].strip()}")
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_pick_is_a_recorded_choice_or_marked_as_reporting(path):
+    picks = [
+        f"code cell {index}, {pick}"
+        for index, cell in enumerate(code_cells(path))
+        for pick in unmarked_picks(
+            "\n".join(
+                line
+                for line in cell.source.splitlines()
+                if not line.lstrip().startswith(("!", "%"))
+            )
+        )
+    ]
+    assert not picks, (
+        f"{path.name} picks a best or worst without saying whether it chooses (use "
+        "evidence.choose(..., split='validation')) or reports (add '# report' to the line): "
+        f"{picks}"
+    )
+
+
+def test_the_pick_check_sees_an_unmarked_pick():
+    assert unmarked_picks("best = table['test auc'].idxmax()")
+    assert not unmarked_picks("best = table['test auc'].idxmax()  # report: the best published")
+    assert not unmarked_picks("x = scores.max(axis=0)\ny = max(a, b)")
