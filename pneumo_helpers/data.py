@@ -601,6 +601,43 @@ def augmentation_layers(seed: int = 0, strength: float = 1.0):
     )
 
 
+def as_float_images(images, input_shape=None, *, error: type[Exception] = DataError) -> np.ndarray:
+    """Return images as ``float32 (N, H, W, C)`` in [0, 1]: the course's one image converter.
+
+    ``uint8`` input is divided by 255; float input is taken as already scaled. Grey
+    ``(N, H, W)`` images get a channel axis, and a single image gets a batch axis when
+    ``input_shape`` says what one image looks like.
+
+    Args:
+        images: ``(N, H, W)``, ``(N, H, W, C)``, or one image of ``input_shape``.
+        input_shape: the model's ``(H, W, C)``; when given, the result must match it.
+        error: the exception class raised on a wrong shape (callers pass their own).
+
+    Raises:
+        error: the images cannot be read as a batch of ``input_shape`` images.
+    """
+    images = np.asarray(images)
+    expected = None if input_shape is None else tuple(input_shape)
+    if expected is not None and images.shape == expected:
+        images = images[np.newaxis]  # one image
+    elif expected is not None and images.ndim == len(expected) and expected[-1] == 1:
+        images = images[..., np.newaxis]  # (N, H, W) grey for an (H, W, 1) model
+    elif expected is None and images.ndim == 3:
+        images = images[..., np.newaxis]
+    if images.ndim != 4 or (expected is not None and tuple(images.shape[1:]) != expected):
+        if expected is None:
+            raise error(f"images must have shape (N, H, W) or (N, H, W, C), got {images.shape}.")
+        grey = ", or (N, H, W) for one-channel images" if expected[-1] == 1 else ""
+        raise error(
+            f"images have shape {images.shape}, but the model expects a batch of {expected} "
+            f"images: pass (N, {', '.join(str(v) for v in expected)}){grey}, resized to the "
+            "model's input size."
+        )
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / 255.0
+    return images.astype(np.float32, copy=False)
+
+
 def make_dataset(
     images: np.ndarray,
     labels: np.ndarray | None = None,
@@ -648,12 +685,10 @@ def make_dataset(
         raise ValueError(f"channels must be 1 or 3, got {channels!r}.")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size!r}.")
-    if images.ndim == 3:
-        images = images[..., np.newaxis]
+    images = as_float_images(images, error=ValueError)
     size = image_size or images.shape[1]
 
     def prepare(image):
-        image = tf.cast(image, tf.float32) / 255.0
         if image.shape[-1] != channels:
             image = (
                 tf.image.grayscale_to_rgb(image)

@@ -28,6 +28,8 @@ from contextlib import contextmanager
 import keras
 import numpy as np
 
+from . import data
+
 #: The layer types :func:`grad_cam` looks for when no layer name is given.
 CONVOLUTION_TYPES = (
     keras.layers.Conv2D,
@@ -245,19 +247,7 @@ def _logits_of(model: keras.Model):
 
 def _as_batch(images, model: keras.Model) -> np.ndarray:
     """Return ``images`` as float32 ``(N, H, W, C)`` in the model's input layout."""
-    images = np.asarray(images)
-    scale = 1.0 / 255.0 if images.dtype == np.uint8 else 1.0
-    images = images.astype("float32") * scale
-    expected = tuple(model.input_shape[1:])
-    if images.ndim == len(expected):  # (N, H, W) for a (H, W, 1) model
-        images = images[..., np.newaxis]
-    if images.ndim != len(expected) + 1 or tuple(images.shape[1:]) != expected:
-        raise ExplainError(
-            f"images have shape {images.shape}, but model {model.name!r} expects a batch of "
-            f"{expected} images. Pass (N, {', '.join(str(v) for v in expected)}), or "
-            f"(N, H, W) for one-channel images."
-        )
-    return images
+    return data.as_float_images(images, model.input_shape[1:], error=ExplainError)
 
 
 def _upsample(maps: np.ndarray, height: int, width: int) -> np.ndarray:

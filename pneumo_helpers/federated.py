@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import data, training
+
 #: One client's data: ``(images, labels)``, images ``uint8 (N, H, W)`` or float ``(N, H, W, 1)``.
 ClientData = tuple[np.ndarray, np.ndarray]
 
@@ -309,16 +311,7 @@ def secure_aggregation_masks(
 
 def prepare_images(images: np.ndarray) -> np.ndarray:
     """Return images as ``float32 (N, H, W, 1)`` in [0, 1] (``uint8`` input is divided by 255)."""
-    images = np.asarray(images)
-    if images.ndim == 3:
-        images = images[..., np.newaxis]
-    if images.ndim != 4:
-        raise FederatedError(
-            f"images must have shape (N, H, W) or (N, H, W, C), got {images.shape}."
-        )
-    if images.dtype == np.uint8:
-        return images.astype(np.float32) / 255.0
-    return images.astype(np.float32, copy=False)
+    return data.as_float_images(images, error=FederatedError)
 
 
 def build_federated_cnn(
@@ -473,22 +466,18 @@ class LocalTrainer:
 
 
 def balanced_sample_weights(labels) -> np.ndarray:
-    """Return per-example weights ``n / (2 n_c)``: both classes weigh the same in the loss.
+    """Return per-example weights from chapter 2's :func:`~pneumo_helpers.training.class_weights`.
 
-    The class weights of chapter 2, computed on one client's labels. A hospital with few
-    normal X-rays weighs each of them more, so that its local training pulls in the same
-    direction as everyone else's rather than towards its own case mix. A class the client
-    lacks simply has no examples; with a single class every weight is 1.
+    Computed on one client's labels: a hospital with few normal X-rays weighs each of
+    them more, so that its local training pulls in the same direction as everyone else's
+    rather than towards its own case mix. With a single class every weight is 1.
     """
     labels = np.asarray(labels).reshape(-1).astype(int)
-    counts = np.bincount(labels, minlength=2)
-    if (counts == 0).any():
-        return np.ones(len(labels), dtype=np.float32)
-    per_class = len(labels) / (2.0 * counts)
-    return per_class[labels].astype(np.float32)
+    weights = training.class_weights(labels, allow_single_class=True)
+    return np.array([weights[0], weights[1]], dtype=np.float32)[labels]
 
 
-def evaluate_scores(labels, scores) -> dict[str, float]:
+def score_summary(labels, scores) -> dict[str, float]:
     """Return AUC, log loss and accuracy at 0.5 of pneumonia scores."""
     from sklearn.metrics import log_loss, roc_auc_score
 
@@ -548,7 +537,7 @@ class FederatedResult:
 def _evaluate(trainer: LocalTrainer, eval_data: Mapping[str, ClientData] | None) -> dict:
     metrics = {}
     for name, (images, labels) in (eval_data or {}).items():
-        for key, value in evaluate_scores(labels, trainer.predict(images)).items():
+        for key, value in score_summary(labels, trainer.predict(images)).items():
             metrics[f"{name}_{key}"] = value
     return metrics
 

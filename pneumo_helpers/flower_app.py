@@ -211,7 +211,7 @@ def make_server_app(overrides: dict | None = None) -> ServerApp:
         def central_evaluation(server_round: int, arrays: ArrayRecord) -> MetricRecord:
             evaluator.set_weights(arrays.to_numpy_ndarrays())
             scores = evaluator.predict(test_images)
-            metrics = federated.evaluate_scores(test_labels, scores)
+            metrics = federated.score_summary(test_labels, scores)
             return MetricRecord({f"test-{key}": value for key, value in metrics.items()})
 
         strategy = FedAvg(

@@ -36,11 +36,16 @@ class TrainingResult:
         return len(self.history.get("loss", []))
 
 
-def class_weights(labels: np.ndarray) -> dict[int, float]:
+def class_weights(labels: np.ndarray, *, allow_single_class: bool = False) -> dict[int, float]:
     """Return balanced class weights ``n / (2 * n_c)`` for 0/1 labels.
 
     The rarer class (here: normal) weighs more, so that both classes contribute equally
-    to the loss.
+    to the loss. Per-example weights are ``np.array([w[0], w[1]])[labels]``.
+
+    Args:
+        labels: 0/1 labels.
+        allow_single_class: return weight 1 for both classes when the labels hold only
+            one (a federated client may lack a class) instead of raising.
 
     Raises:
         ValueError: labels are empty, not 0/1, or hold a single class.
@@ -52,6 +57,8 @@ def class_weights(labels: np.ndarray) -> dict[int, float]:
     if not values <= {0, 1}:
         raise ValueError(f"labels must be 0/1, got values {sorted(values)}.")
     counts = np.bincount(labels.astype(int), minlength=2)
+    if (counts == 0).any() and allow_single_class:
+        return {0: 1.0, 1: 1.0}
     if (counts == 0).any():
         raise ValueError(
             f"labels hold a single class (counts {counts.tolist()}): class weights need both."

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from . import config
+from . import config, data
 from .models import ModelConfigError, compile_binary
 
 POOLINGS = ("cls", "mean")
@@ -331,20 +331,7 @@ def attention_layer_names(model: keras.Model) -> list[str]:
 
 def _as_model_input(model: keras.Model, images) -> np.ndarray:
     """Return ``images`` as float32 in the model's input shape (uint8 is scaled by 1/255)."""
-    images = np.asarray(images)
-    expected = tuple(model.input_shape[1:])
-    if images.ndim == len(expected) and expected[-1] == 1:
-        images = images[..., np.newaxis]
-    if images.ndim == len(expected):  # a single image
-        images = images[np.newaxis]
-    if tuple(images.shape[1:]) != expected:
-        raise ViTConfigError(
-            f"images have shape {images.shape}, but the model expects (N, "
-            f"{', '.join(str(v) for v in expected)}). Resize them to the model's input size."
-        )
-    if images.dtype == np.uint8:
-        return images.astype(np.float32) / 255.0
-    return images.astype(np.float32)
+    return data.as_float_images(images, model.input_shape[1:], error=ViTConfigError)
 
 
 def attention_scores(

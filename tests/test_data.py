@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import io
 import os
+import re
 import socket
 import threading
 import time
@@ -795,3 +796,45 @@ def test_stand_in_of_the_real_size_is_refused(tmp_path, mnist_file):
     write_npz(mnist_file)
     with pytest.raises(data.DataError, match="size=28 is the real file"):
         data.make_stand_in(28, mnist_file)
+
+
+# --------------------------------------------------------------------------------------
+# The one image converter
+# --------------------------------------------------------------------------------------
+
+
+def test_as_float_images_scales_uint8_and_adds_the_axes_a_model_needs():
+    grey = np.array([[[0, 255], [51, 102]]], np.uint8)  # (1, 2, 2)
+    out = data.as_float_images(grey)
+    assert out.dtype == np.float32 and out.shape == (1, 2, 2, 1)
+    np.testing.assert_allclose(out[0, :, :, 0], [[0.0, 1.0], [0.2, 0.4]], atol=1e-7)
+    scaled = np.full((2, 2, 1), 0.5, np.float32)  # float input is taken as scaled already
+    one = data.as_float_images(scaled, (2, 2, 1))
+    assert one.shape == (1, 2, 2, 1) and float(one.max()) == 0.5
+    assert data.as_float_images(grey, (2, 2, 1)).shape == (1, 2, 2, 1)
+
+
+def test_as_float_images_names_the_shape_it_wanted_in_the_callers_error():
+    class CallerError(ValueError):
+        pass
+
+    with pytest.raises(CallerError, match=r"expects a batch of \(4, 4, 1\).*\(N, 4, 4, 1\)"):
+        data.as_float_images(np.zeros((3, 2, 2), np.uint8), (4, 4, 1), error=CallerError)
+    with pytest.raises(data.DataError, match=r"\(N, H, W\) or \(N, H, W, C\), got \(5,\)"):
+        data.as_float_images(np.zeros(5, np.uint8))
+
+
+def test_only_the_one_converter_divides_images_by_255():
+    """Scaling uint8 pixels lives in ``data.as_float_images``; every other module calls it."""
+    import ast
+
+    def is_255(node):
+        return isinstance(node, ast.Constant) and node.value in (255, 255.0)
+
+    package = Path(data.__file__).parent
+    found = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and is_255(node.right):
+                found.append(f"{path.name}:{node.lineno}")
+    assert len(found) == 1 and found[0].startswith("data.py:"), found
