@@ -415,7 +415,8 @@ def run_fingerprint(
 
     digest = hashlib.sha256()
     package = Path(__file__).resolve().parent
-    for module in sorted(package.glob("*.py")):
+    for module in sorted(package.rglob("*.py")):
+        digest.update(str(module.relative_to(package)).encode())
         digest.update(module.read_bytes())
     digest.update(f"tensorflow {tf.__version__}, keras {keras.__version__}".encode())
     for split in (dataset.train, dataset.val, dataset.test):
