@@ -7,8 +7,10 @@ benchmark (``benchmarks/run.py``) calls the recipes so that both measure the sam
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import io
 import json
 import math
 import os
@@ -398,17 +400,77 @@ class ModelRun:
     fingerprint: str
 
 
+#: The ImageNet backbone each recipe starts from; the other recipes have no pretrained part.
+RECIPE_BACKBONES = {"vgg16_transfer": "vgg16", "resnet50_hybrid": "resnet50"}
+
+#: Where ``keras.applications`` fetches each backbone's ImageNet weights (without the top)
+#: and the file name it caches them under in ``~/.keras/models``.
+IMAGENET_WEIGHTS = {
+    "vgg16": "https://storage.googleapis.com/tensorflow/keras-applications/vgg16/"
+    "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+    "resnet50": "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
+    "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
+}
+
+
+def _cached_imagenet_file(backbone: str) -> Path | None:
+    name = IMAGENET_WEIGHTS[backbone].rsplit("/", 1)[1]
+    # Keras caches under $KERAS_HOME, else ~/.keras, else (not writable) /tmp/.keras.
+    home = os.environ.get("KERAS_HOME")
+    homes = [Path(home)] if home else [Path.home() / ".keras", Path("/tmp/.keras")]
+    return next(
+        (home / "models" / name for home in homes if (home / "models" / name).is_file()), None
+    )
+
+
+def expected_weights(name: str, *, probe: bool = False) -> str:
+    """Return what a run of recipe ``name`` would start from if it were trained now.
+
+    ``"none"`` for a recipe without a pretrained part; ``"random"`` when the backbone's
+    ImageNet weights are not in Keras' cache (or ``PNEUMO_WEIGHTS=none``); otherwise
+    ``"imagenet"``. With ``probe=True`` an uncached file is fetched first (checksummed by
+    Keras, as a training would), so that weights that have become reachable count.
+    """
+    backbone = RECIPE_BACKBONES.get(name)
+    if backbone is None:
+        return "none"
+    if models.requested_weights("imagenet") is None:
+        return "random"
+    if _cached_imagenet_file(backbone) is None and probe:
+        import keras
+
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                keras.utils.get_file(origin=IMAGENET_WEIGHTS[backbone], cache_subdir="models")
+        except Exception:  # noqa: BLE001 - unreachable is the answer, not an error
+            return "random"
+    return "imagenet" if _cached_imagenet_file(backbone) is not None else "random"
+
+
+def _started_from(name: str, weights: models.WeightsInfo | None) -> str:
+    if name not in RECIPE_BACKBONES or weights is None or weights.backbone not in models.BACKBONES:
+        return "none"
+    return "imagenet" if weights.pretrained else "random"
+
+
 def run_fingerprint(
     name: str,
     dataset: data.PneumoniaMNIST,
     profile: config.Profile,
     seed: int,
     options: dict | None = None,
+    weights: str | None = None,
 ) -> str:
     """Return a short hash of what a run depends on: code, data, profile, seed, options, weights.
 
     The code is every module of the package and the installed TensorFlow and Keras
     versions, so that a change to any of them retrains instead of reusing a stale run.
+
+    Args:
+        name, dataset, profile, seed, options: the recipe and how it is trained.
+        weights: what the run's backbone actually started from (``"imagenet"``,
+            ``"random"`` or ``"none"``); default :func:`expected_weights`. A run saved
+            offline, with random weights, is therefore stale once ImageNet's are reachable.
     """
     import keras
     import tensorflow as tf
@@ -427,7 +489,7 @@ def run_fingerprint(
         profile.as_dict(),
         seed,
         dataset.size,
-        models.requested_weights("imagenet"),
+        weights or expected_weights(name),
         sorted((key, repr(value)) for key, value in (options or {}).items()),
     ]
     digest.update(json.dumps(settings, sort_keys=True).encode())
@@ -466,7 +528,9 @@ def run_from_trained(
         profile=profile.name,
         seed=int(seed),
         image_size=int(dataset.size),
-        fingerprint=run_fingerprint(name, dataset, profile, seed, options),
+        fingerprint=run_fingerprint(
+            name, dataset, profile, seed, options, _started_from(name, weights)
+        ),
     )
 
 
@@ -506,7 +570,10 @@ def load_run(
         run = ModelRun(**record)
     except (OSError, ValueError, TypeError):
         return None
-    if run.fingerprint != run_fingerprint(name, dataset, profile, seed, options):
+    # A run that started from random weights because ImageNet's were unreachable is
+    # reused only while they still are.
+    now = expected_weights(name, probe=not run.pretrained)
+    if run.fingerprint != run_fingerprint(name, dataset, profile, seed, options, now):
         return None
     run.val_scores = np.asarray(run.val_scores, dtype=float)
     run.test_scores = np.asarray(run.test_scores, dtype=float)

@@ -190,6 +190,55 @@ def test_fingerprint_depends_on_profile_seed_and_data():
     assert base != recipes.run_fingerprint("x", tiny_dataset(size=8), QUICK, 0)
 
 
+def test_expected_weights_says_what_a_training_would_start_from(monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv(models.WEIGHTS_ENV, raising=False)
+    assert recipes.expected_weights("baseline_cnn") == "none"
+    assert recipes.expected_weights("vgg16_transfer") == "random"  # nothing in the cache
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / recipes.IMAGENET_WEIGHTS["vgg16"].rsplit("/", 1)[1]).write_bytes(b"h5")
+    assert recipes.expected_weights("vgg16_transfer") == "imagenet"
+    assert recipes.expected_weights("resnet50_hybrid") == "random"
+    monkeypatch.setenv(models.WEIGHTS_ENV, "none")
+    assert recipes.expected_weights("vgg16_transfer") == "random"
+
+
+def test_a_run_saved_offline_is_stale_once_imagenet_weights_are_reachable(
+    counting_recipe, monkeypatch, tmp_path
+):
+    """The fingerprint covers the weights a run started from, not the ones it asked for."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv(models.WEIGHTS_ENV, raising=False)
+    monkeypatch.setitem(recipes.RECIPE_BACKBONES, "counting", "vgg16")
+    fallback = models.WeightsInfo("vgg16", "imagenet", "random", "ImageNet download failed")
+    original = recipes.RECIPES["counting"]
+    monkeypatch.setitem(
+        recipes.RECIPES,
+        "counting",
+        lambda *a, **k: dataclasses.replace(original(*a, **k), weights=fallback),
+    )
+    probes = []
+
+    def offline(**kwargs):
+        probes.append(kwargs["origin"])
+        raise OSError("offline")
+
+    monkeypatch.setattr(keras.utils, "get_file", offline)
+    dataset = tiny_dataset()
+    run = recipes.load_or_train("counting", dataset, QUICK, seed=0, directory=tmp_path)
+    assert not run.pretrained
+    assert recipes.load_run("counting", dataset, QUICK, 0, tmp_path) is not None  # still offline
+    assert probes == [recipes.IMAGENET_WEIGHTS["vgg16"]]  # it did look
+
+    def online(**kwargs):  # the download now succeeds and lands in Keras' cache
+        folder = tmp_path / "keras" / "models"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / kwargs["origin"].rsplit("/", 1)[1]).write_bytes(b"h5")
+
+    monkeypatch.setattr(keras.utils, "get_file", online)
+    assert recipes.load_run("counting", dataset, QUICK, 0, tmp_path) is None  # train again
+
+
 def test_load_or_train_rejects_unknown_names(tmp_path):
     with pytest.raises(ValueError, match="not a recipe"):
         recipes.load_or_train("alexnet", tiny_dataset(), QUICK, directory=tmp_path)
