@@ -7,7 +7,10 @@ Usage::
 
 Writes ``{model: {metric: {"mean", "std", "values"}}}`` for ``auc``, ``accuracy``,
 ``sensitivity``, ``specificity`` (test split, threshold chosen on validation by Youden's J),
-``train_seconds`` and ``params``, and a Markdown table beside the JSON file.
+``train_seconds`` and ``params``, and a Markdown table beside the JSON file. Each model's
+row also carries the ``commit`` it was measured at and one run ``fingerprint`` per seed
+(``pneumo_helpers.recipes.run_fingerprint``), so that the results page can tell a row
+that no longer matches the code.
 """
 
 from __future__ import annotations
@@ -44,11 +47,14 @@ def run_model(name: str, dataset, profile, seeds: list[int], details: dict | Non
     """
     per_metric: dict[str, list[float]] = {m: [] for m in METRICS}
     weights: set[str] = set()
+    fingerprints: list[str] = []
     for seed in seeds:
         trained = recipes.RECIPES[name](dataset, profile, seed=seed)
         result = trained.result
         if getattr(trained, "weights", None) is not None:
             weights.add(trained.weights.describe())
+        started = recipes.started_from(name, getattr(trained, "weights", None))
+        fingerprints.append(recipes.run_fingerprint(name, dataset, profile, seed, weights=started))
         scores = evaluation.evaluate_model(
             result.model,
             trained.val_data,
@@ -68,7 +74,37 @@ def run_model(name: str, dataset, profile, seeds: list[int], details: dict | Non
         )
     if details is not None and weights:
         details["weights"] = " / ".join(sorted(weights))
-    return {metric: summarise(values) for metric, values in per_metric.items()}
+    summary: dict = {metric: summarise(values) for metric, values in per_metric.items()}
+    # What made the row: the results page marks it stale when the code no longer matches.
+    summary["commit"] = current_commit()
+    summary["fingerprints"] = fingerprints
+    return summary
+
+
+def current_commit(root: Path | None = None) -> str | None:
+    """Return the checkout's commit (``+changes`` when tracked files differ), or None.
+
+    Args:
+        root: the checkout; default the one this script is in.
+    """
+    import subprocess
+
+    root = root or Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--short=12", "HEAD")
+    if commit is None:
+        return None
+    changed = git("status", "--porcelain", "--untracked-files=no")
+    return commit + ("+changes" if changed else "")
 
 
 def markdown_table(results: dict, runs: dict) -> str:
@@ -92,6 +128,8 @@ def markdown_table(results: dict, runs: dict) -> str:
             f"{run.get('profile', '?')} profile, seeds {run.get('seeds', '?')}, "
             f"{run.get('date', '?')}, {run.get('machine', '?')}"
         )
+        if metrics.get("commit"):
+            how += f", commit {metrics['commit']}"
         if run.get("weights"):
             how += f"; {run['weights']}"
         cells.append(how)

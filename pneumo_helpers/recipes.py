@@ -447,7 +447,13 @@ def expected_weights(name: str, *, probe: bool = False) -> str:
     return "imagenet" if _cached_imagenet_file(backbone) is not None else "random"
 
 
-def _started_from(name: str, weights: models.WeightsInfo | None) -> str:
+def started_from(name: str, weights: models.WeightsInfo | None) -> str:
+    """Return ``"imagenet"``, ``"random"`` or ``"none"``: what recipe ``name``'s run started from.
+
+    Args:
+        name: the recipe.
+        weights: the :class:`~pneumo_helpers.models.WeightsInfo` its training recorded.
+    """
     if name not in RECIPE_BACKBONES or weights is None or weights.backbone not in models.BACKBONES:
         return "none"
     return "imagenet" if weights.pretrained else "random"
@@ -496,6 +502,24 @@ def run_fingerprint(
     return digest.hexdigest()[:16]
 
 
+def is_current(
+    name: str,
+    dataset: data.PneumoniaMNIST,
+    profile: config.Profile,
+    seed: int,
+    fingerprint: str | None,
+    options: dict | None = None,
+) -> bool:
+    """Return True when a recorded run's ``fingerprint`` matches what training now would be.
+
+    Used for the benchmark's rows: a row measured before a change to the code, the data,
+    the profile, the installed TensorFlow/Keras or the reachable weights is stale.
+    """
+    return fingerprint is not None and fingerprint == run_fingerprint(
+        name, dataset, profile, seed, options, expected_weights(name)
+    )
+
+
 def run_from_trained(
     name: str,
     trained: Trained,
@@ -529,7 +553,7 @@ def run_from_trained(
         seed=int(seed),
         image_size=int(dataset.size),
         fingerprint=run_fingerprint(
-            name, dataset, profile, seed, options, _started_from(name, weights)
+            name, dataset, profile, seed, options, started_from(name, weights)
         ),
     )
 

@@ -82,3 +82,58 @@ def test_a_bad_results_file_is_refused_before_training(bench, tmp_path, capsys, 
     message = capsys.readouterr().err
     assert str(out) in message and "--out" in message and "Traceback" not in message
     assert out.read_text() == content  # nothing overwritten
+
+
+def test_rows_carry_the_commit_and_one_fingerprint_per_seed(bench, tmp_path, monkeypatch):
+    """The results page compares these with today's fingerprints to mark stale rows."""
+    import subprocess
+
+    import numpy as np
+
+    from pneumo_helpers import data, recipes
+
+    def split(n):
+        labels = np.arange(n) % 2
+        return data.Split(
+            (labels[:, None, None] * 200 + 20).astype(np.uint8).repeat(8, 1).repeat(8, 2), labels
+        )
+
+    dataset = data.PneumoniaMNIST(split(32), split(16), split(16), size=8, path=tmp_path)
+    monkeypatch.setitem(recipes.RECIPES, "tiny", _tiny_recipe)
+    summary = bench.run_model("tiny", dataset, config_quick(), [0, 1])
+    assert summary["fingerprints"] == [
+        recipes.run_fingerprint("tiny", dataset, config_quick(), seed) for seed in (0, 1)
+    ]
+    assert all(
+        recipes.is_current("tiny", dataset, config_quick(), s, f)
+        for s, f in zip((0, 1), summary["fingerprints"], strict=True)
+    )
+    assert not recipes.is_current("tiny", dataset, config_quick(), 1, summary["fingerprints"][0])
+    assert not recipes.is_current("tiny", dataset, config_quick(), 0, None)
+    head = subprocess.run(
+        ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    if head.returncode == 0:
+        assert summary["commit"].startswith(head.stdout.strip())
+    assert bench.current_commit(tmp_path) is None  # not a checkout
+    out = tmp_path / "results.json"
+    run = {"profile": "quick", "seeds": [0, 1], "date": "2026-01-01", "machine": "test"}
+    bench.write_results({"tiny": summary}, run, out)
+    assert json.loads(out.read_text())["tiny"]["fingerprints"] == summary["fingerprints"]
+
+
+def config_quick():
+    from pneumo_helpers import config
+
+    return config.profile("quick")
+
+
+def _tiny_recipe(dataset, profile, seed=0, verbose=0):
+    from pneumo_helpers import models, recipes, training
+
+    train, val, test = recipes.standard_datasets(dataset, profile, seed, augment=False)
+    model = models.build_baseline_cnn((dataset.size, dataset.size, 1), filters=(4,))
+    result = training.fit(
+        model, train, val, epochs=1, patience=1, train_labels=dataset.train.labels
+    )
+    return recipes.Trained(result, val, test)

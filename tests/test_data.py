@@ -6,7 +6,6 @@ import hashlib
 import http.server
 import io
 import os
-import re
 import socket
 import threading
 import time
