@@ -165,3 +165,95 @@ def test_the_pick_check_sees_an_unmarked_pick():
     assert unmarked_picks("best = table['test auc'].idxmax()")
     assert not unmarked_picks("best = table['test auc'].idxmax()  # report: the best published")
     assert not unmarked_picks("x = scores.max(axis=0)\ny = max(a, b)")
+
+
+# --------------------------------------------------------------------------------------
+# Listings of the helpers' code: the idea, not the argument checks
+# --------------------------------------------------------------------------------------
+
+#: A listing shows at most this many lines after its signature (the idea is 5-15 lines;
+#: a few more where the code is laid out one argument per line).
+LISTING_BODY_LINES = 25
+
+
+def listings(path: Path) -> list[tuple[str, dict]]:
+    """Return ``(dotted name, keyword arguments)`` of every ``show_source`` call in a chapter."""
+    import ast
+
+    found = []
+    for cell in code_cells(path):
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "show_source":
+                target = ast.unparse(node.args[0])
+                keywords = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+                found.append((target, keywords))
+    return found
+
+
+def resolve(target: str):
+    import importlib
+
+    module, _, attribute = target.partition(".")
+    value = importlib.import_module(f"pneumo_helpers.{module}")
+    for part in attribute.split("."):
+        value = getattr(value, part)
+    return value
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_code_listings_show_the_idea_in_a_few_lines(path):
+    import ast
+
+    from pneumo_helpers.notebook import idea_source
+
+    raw = [c.source for c in code_cells(path) if "Code(inspect.getsource" in c.source]
+    assert not raw, f"{path.name}: list helper code with show_source, not inspect.getsource"
+    for target, keywords in listings(path):
+        if not target.split(".")[0].isidentifier() or "." not in target:
+            continue
+        shown = idea_source(resolve(target), **keywords).splitlines()
+        if keywords:  # an excerpt: a header comment, then the lines
+            body = len(shown) - 1
+        else:
+            node = ast.parse("\n".join(shown)).body[0]
+            body = len(shown) - (0 if isinstance(node, ast.ClassDef) else node.body[0].lineno - 1)
+        assert body <= LISTING_BODY_LINES, (
+            f"{path.name}: the listing of {target} shows {body} lines after its signature; "
+            f"show the idea (show_source(..., start=..., stop=...)) in at most "
+            f"{LISTING_BODY_LINES}."
+        )
+        assert not target.rsplit(".", 1)[-1].startswith("_"), f"{path.name} lists private {target}"
+
+
+def test_idea_source_drops_docstrings_and_guards_and_cuts_excerpts():
+    from pneumo_helpers.notebook import idea_source
+
+    def example(x, y=1):
+        """A docstring the chapter's prose replaces."""
+        if x < 0:
+            raise ValueError("x must be at least 0")
+        total = x + y
+        for _ in range(2):
+            if total > 100:
+                raise RuntimeError("too big")
+            total *= 2
+        return total
+
+    shown = idea_source(example)
+    assert "docstring" not in shown and "raise" not in shown
+    assert shown.splitlines() == [
+        "def example(x, y=1):",
+        "    total = x + y",
+        "    for _ in range(2):",
+        "        total *= 2",
+        "    return total",
+    ]
+    excerpt = idea_source(example, start="for _ in", stop="return")
+    assert excerpt.splitlines()[1:] == ["for _ in range(2):", "    total *= 2"]
+    assert "excerpt" in excerpt.splitlines()[0]
+    with pytest.raises(ValueError, match="'while' is not in the source"):
+        idea_source(example, start="while")
