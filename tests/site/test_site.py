@@ -6,6 +6,7 @@ numbers were filled in, and the Colab button opens the right notebook.
 """
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -67,3 +68,44 @@ def test_colab_button_opens_this_notebook(path):
     slug = repo.removeprefix("https://github.com/")
     expected = f"https://colab.research.google.com/github/{slug}/blob/main/chapters/{path.name}"
     assert expected in html, f"{path.stem}: no Colab link to {expected}"
+
+
+class _TableCells(HTMLParser):
+    """Collects the text of every table cell on a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth, self.cell, self.cells = 0, None, []
+
+    def handle_starttag(self, tag, attrs):
+        self.depth += tag == "table"
+        if self.depth and tag in ("td", "th"):
+            self.cell = ""
+
+    def handle_endtag(self, tag):
+        self.depth -= tag == "table"
+        if tag in ("td", "th") and self.cell is not None:
+            self.cells.append(self.cell.strip())
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+
+
+def unrounded(cell: str) -> bool:
+    """More than four significant decimals, e.g. 0.996078 or 43.500000 (but not 0.00001)."""
+    return any(len(d.lstrip("0")) > 4 for d in re.findall(r"\d\.(\d+)", cell))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_tables_are_rounded(path):
+    parser = _TableCells()
+    parser.feed((HTML / "chapters" / f"{path.stem}.html").read_text(encoding="utf-8"))
+    long = [cell for cell in parser.cells if unrounded(cell)]
+    assert not long, f"{path.stem}: round the table(s) showing {long[:6]}"
+
+
+def test_the_rounding_check_sees_unrounded_cells():
+    assert unrounded("0.996078") and unrounded("43.500000") and unrounded("[0.123456]")
+    assert not unrounded("0.00001") and not unrounded("0.968 ± 0.004") and not unrounded("1214")
