@@ -57,10 +57,8 @@ def training_subset(
     ``seed``; the validation and test splits are untouched, so every run is evaluated
     on the same data. ``fraction=1`` returns the dataset unchanged.
 
-    Raises
-    ------
-    SweepError
-        ``fraction`` is not in (0, 1].
+    Raises:
+        SweepError: ``fraction`` is not in (0, 1].
     """
     if not 0.0 < fraction <= 1.0:
         raise SweepError(f"fraction must be in (0, 1], got {fraction!r} (e.g. 0.1 for 10 %).")
@@ -81,14 +79,14 @@ def training_subset(
 class SweepResult:
     """What :func:`data_efficiency_sweep` returns.
 
-    Attributes
-    ----------
-    table : one row per run: ``model``, ``fraction``, ``n_train`` (distinct X-rays),
-        ``seed``, the test metrics ``auc``, ``accuracy``, ``sensitivity``,
-        ``specificity``, and ``seconds``, ``epochs_run`` and ``updates`` (weight updates)
-        of training.
-    trained : every run's trained model and datasets, keyed by ``(model, fraction, seed)``.
-    test_scores : every run's pneumonia scores on the test split, with the same keys.
+    Attributes:
+        table: one row per run: ``model``, ``fraction``, ``n_train`` (distinct X-rays),
+            ``seed``, the test metrics ``auc``, ``accuracy``, ``sensitivity``,
+            ``specificity``, and ``seconds``, ``epochs_run`` and ``updates`` (weight
+            updates) of training.
+        trained: every run's trained model and datasets, keyed by ``(model, fraction,
+            seed)``.
+        test_scores: every run's pneumonia scores on the test split, with the same keys.
     """
 
     table: pd.DataFrame
@@ -116,33 +114,23 @@ def data_efficiency_sweep(
 ) -> SweepResult:
     """Train every recipe on every share of the training split and score it on the test split.
 
-    Parameters
-    ----------
-    recipes
-        ``{"name": recipe}``, e.g. ``{"baseline_cnn": recipes.train_baseline_cnn}``.
-    dataset
-        the full data set; its validation and test splits are used as they are.
-    profile
-        the profile the recipes read (image size, batch size, epochs, patience).
-    fractions
-        shares of the training split, each in (0, 1].
-    seeds
-        one run per seed; a seed fixes both the subset and the training.
-    epochs
-        when given, replaces ``profile.epochs`` for every run (a shorter sweep).
-    reuse
-        runs already trained with the same recipe and settings, keyed by
-        ``(name, fraction, seed)``; they are evaluated, not trained again.
-    equal_updates
-        repeat every subset to the full split's size (:func:`repeat_to_size`), so that
-        every run makes the same number of weight updates, whatever its share.
-    verbose
-        print one line per run.
+    Args:
+        recipes: ``{"name": recipe}``, e.g. ``{"baseline_cnn":
+            recipes.train_baseline_cnn}``.
+        dataset: the full data set; its validation and test splits are used as they are.
+        profile: the profile the recipes read (image size, batch size, epochs, patience).
+        fractions: shares of the training split, each in (0, 1].
+        seeds: one run per seed; a seed fixes both the subset and the training.
+        epochs: when given, replaces ``profile.epochs`` for every run (a shorter sweep).
+        reuse: runs already trained with the same recipe and settings, keyed by ``(name,
+            fraction, seed)``; they are evaluated, not trained again.
+        equal_updates: repeat every subset to the full split's size
+            (:func:`repeat_to_size`), so that every run makes the same number of weight
+            updates, whatever its share.
+        verbose: print one line per run.
 
-    Returns
-    -------
-    SweepResult
-        the table of test metrics and the trained runs.
+    Returns:
+        SweepResult: the table of test metrics and the trained runs.
     """
     if not recipes:
         raise SweepError(

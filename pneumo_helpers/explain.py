@@ -97,24 +97,18 @@ def _output_rank(layer) -> int | None:
 def find_layer_path(model: keras.Model, layer_name: str | None = None) -> list:
     """Return the chain of layers from ``model`` down to the target layer of Grad-CAM.
 
-    Parameters
-    ----------
-    model
-        a Functional or Sequential Keras model (nested models allowed).
-    layer_name
-        the target layer's name, or a path such as ``"vgg16/block5_conv3"``; None takes
-        the last convolution layer, searching nested models too.
+    Args:
+        model: a Functional or Sequential Keras model (nested models allowed).
+        layer_name: the target layer's name, or a path such as ``"vgg16/block5_conv3"``;
+            None takes the last convolution layer, searching nested models too.
 
-    Returns
-    -------
-    list
-        ``[nested model, ..., target layer]``: the models to pass through, outermost first,
-        then the layer whose feature maps Grad-CAM weighs.
+    Returns:
+        list: ``[nested model, ..., target layer]``: the models to pass through, outermost
+            first, then the layer whose feature maps Grad-CAM weighs.
 
-    Raises
-    ------
-    ExplainError
-        no such layer, the layer has no spatial output, or the model has no convolution.
+    Raises:
+        ExplainError: no such layer, the layer has no spatial output, or the model has no
+            convolution.
     """
     available = convolution_layers(model)
     if layer_name is None:
@@ -273,36 +267,26 @@ def grad_cam(
 ) -> np.ndarray:
     """Return Grad-CAM maps (Selvaraju et al. 2017) for a batch, at the input's resolution.
 
-    Parameters
-    ----------
-    model
-        a Keras model with one image input and one output: one sigmoid unit (the map
-        explains the positive class, pneumonia) or a softmax over classes.
-    images
-        ``(N, H, W, C)`` or ``(N, H, W)`` images: floats as the model expects them, or
-        ``uint8`` (scaled by 1/255, as the course's pipeline does).
-    layer_name
-        the convolution whose feature maps are weighed, bare (``"block5_conv3"``) or as a
-        path (``"vgg16/block5_conv3"``); it may sit inside a nested model. None takes the
-        last convolution layer.
-    class_index
-        for a softmax output, the class to explain; None explains each image's predicted
-        (highest-scoring) class. Must be None or 0 for a single sigmoid unit.
-    batch_size
-        images per forward and backward pass.
+    Args:
+        model: a Keras model with one image input and one output: one sigmoid unit (the map
+            explains the positive class, pneumonia) or a softmax over classes.
+        images: ``(N, H, W, C)`` or ``(N, H, W)`` images: floats as the model expects them,
+            or ``uint8`` (scaled by 1/255, as the course's pipeline does).
+        layer_name: the convolution whose feature maps are weighed, bare
+            (``"block5_conv3"``) or as a path (``"vgg16/block5_conv3"``); it may sit inside
+            a nested model. None takes the last convolution layer.
+        class_index: for a softmax output, the class to explain; None explains each image's
+            predicted (highest-scoring) class. Must be None or 0 for a single sigmoid unit.
+        batch_size: images per forward and backward pass.
 
-    Returns
-    -------
-    numpy.ndarray
-        ``(N, H, W)`` float32 maps in [0, 1], each divided by its maximum. Bright regions
-        raised the class's score; regions that lowered it are 0 (the ReLU). A map that is 0
-        everywhere means no region raised the score.
+    Returns:
+        numpy.ndarray: ``(N, H, W)`` float32 maps in [0, 1], each divided by its maximum.
+            Bright regions raised the class's score; regions that lowered it are 0 (the
+            ReLU). A map that is 0 everywhere means no region raised the score.
 
-    Raises
-    ------
-    ExplainError
-        unknown ``layer_name`` (the message lists the convolution layers), images of the
-        wrong shape, or a ``class_index`` the output does not have.
+    Raises:
+        ExplainError: unknown ``layer_name`` (the message lists the convolution layers),
+            images of the wrong shape, or a ``class_index`` the output does not have.
     """
     import tensorflow as tf
 
@@ -373,28 +357,23 @@ def occlusion_sensitivity(
     It needs no gradients and no convolutions, so it works for any model, at the cost of
     one forward pass per position.
 
-    Parameters
-    ----------
-    model
-        a model with one sigmoid unit (the score is the pneumonia probability) or a softmax.
-    images
-        ``(N, H, W, C)`` or ``(N, H, W)``, floats or ``uint8`` as for :func:`grad_cam`.
-    patch, stride
-        side of the hiding square and its step, in pixels; the last row and column of
-        squares are moved in so that they end at the image's edge.
-    fill
-        the value of hidden pixels; None uses each image's mean intensity (a grey square
-        that adds no edge of its own as a black one would).
-    class_index
-        for a softmax, the class to explain; None uses each image's predicted class.
-    batch_size
-        occluded images per forward pass.
+    Args:
+        model: a model with one sigmoid unit (the score is the pneumonia probability) or a
+            softmax.
+        images: ``(N, H, W, C)`` or ``(N, H, W)``, floats or ``uint8`` as for
+            :func:`grad_cam`.
+        patch, stride: side of the hiding square and its step, in pixels; the last row and
+            column of squares are moved in so that they end at the image's edge.
+        fill: the value of hidden pixels; None uses each image's mean intensity (a grey
+            square that adds no edge of its own as a black one would).
+        class_index: for a softmax, the class to explain; None uses each image's predicted
+            class.
+        batch_size: occluded images per forward pass.
 
-    Returns
-    -------
-    numpy.ndarray
-        ``(N, H, W)`` float32 falls in score: positive where hiding the region lowered the
-        class's score (evidence for the class), negative where it raised it.
+    Returns:
+        numpy.ndarray: ``(N, H, W)`` float32 falls in score: positive where hiding the
+            region lowered the class's score (evidence for the class), negative where it
+            raised it.
     """
     batch = _as_batch(images, model)
     n, height, width = batch.shape[:3]
@@ -447,17 +426,12 @@ def occlusion_sensitivity(
 def overlay(image, heatmap, alpha: float = 0.45, cmap: str = "jet") -> np.ndarray:
     """Blend a heat map over a grey image for display; return an RGB ``(H, W, 3)`` in [0, 1].
 
-    Parameters
-    ----------
-    image
-        ``(H, W)`` or ``(H, W, 1)`` grey image, ``uint8`` or floats (scaled to [0, 1] by its
-        own range).
-    heatmap
-        ``(H, W)`` map in [0, 1], e.g. one of :func:`grad_cam`'s.
-    alpha
-        weight of the heat map's colours (0 shows only the X-ray, 1 only the map).
-    cmap
-        a matplotlib colour map name.
+    Args:
+        image: ``(H, W)`` or ``(H, W, 1)`` grey image, ``uint8`` or floats (scaled to [0, 1]
+            by its own range).
+        heatmap: ``(H, W)`` map in [0, 1], e.g. one of :func:`grad_cam`'s.
+        alpha: weight of the heat map's colours (0 shows only the X-ray, 1 only the map).
+        cmap: a matplotlib colour map name.
     """
     import matplotlib
 

@@ -502,15 +502,14 @@ def score_summary(labels, scores) -> dict[str, float]:
 class FederatedResult:
     """What :func:`run_fedavg` and :func:`train_centralised` return.
 
-    Attributes
-    ----------
-    history : one dict per round (round 0 = the starting model): ``round``, metrics such
-        as ``test_auc`` for every evaluation set, ``bytes_down``/``bytes_up`` (this round's
-        traffic, all clients together), ``median_update_norm`` (the median L2 norm of the
-        clients' updates, before any clipping) and ``seconds`` (cumulative).
-    weights : the final global weights.
-    client_sizes : training examples per client.
-    settings : the arguments of the run, for tables and reports.
+    Attributes:
+        history: one dict per round (round 0 = the starting model): ``round``, metrics such
+            as ``test_auc`` for every evaluation set, ``bytes_down``/``bytes_up`` (this
+            round's traffic, all clients together), ``median_update_norm`` (the median L2
+            norm of the clients' updates, before any clipping) and ``seconds`` (cumulative).
+        weights: the final global weights.
+        client_sizes: training examples per client.
+        settings: the arguments of the run, for tables and reports.
     """
 
     history: list[dict[str, float]]

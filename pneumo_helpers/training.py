@@ -15,13 +15,12 @@ from . import config
 class TrainingResult:
     """What :func:`fit` returns: the trained model, its history and how long it took.
 
-    Attributes
-    ----------
-    model : the trained model, with the weights of its best validation epoch.
-    history : ``{"loss": [...], "val_auc": [...], ...}``, one value per epoch run.
-    seconds : wall-clock training time.
-    best_epoch : 1-based epoch whose weights the model holds.
-    class_weight : the class weights used, or None.
+    Attributes:
+        model: the trained model, with the weights of its best validation epoch.
+        history: ``{"loss": [...], "val_auc": [...], ...}``, one value per epoch run.
+        seconds: wall-clock training time.
+        best_epoch: 1-based epoch whose weights the model holds.
+        class_weight: the class weights used, or None.
     """
 
     model: keras.Model

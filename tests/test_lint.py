@@ -21,3 +21,19 @@ def test_ruff_check_passes():
 def test_ruff_format_is_clean():
     result = run_ruff("format", "--check", ".")
     assert result.returncode == 0, "run `make format`:\n" + result.stdout + result.stderr
+
+
+def test_docstrings_use_one_style():
+    """Google style (``Args:``, ``Returns:``, ``Raises:``), as most of the package: no NumPy
+    sections underlined with dashes."""
+    import re
+
+    underlined = re.compile(
+        r"^\s*(Parameters|Returns|Raises|Attributes|Yields)\n\s*-{3,}\s*$", re.M
+    )
+    offenders = [
+        path.relative_to(ROOT).as_posix()
+        for path in sorted((ROOT / "pneumo_helpers").rglob("*.py"))
+        if underlined.search(path.read_text())
+    ]
+    assert not offenders, f"NumPy-style docstring sections in {offenders}: use Args:/Returns:"
