@@ -34,7 +34,7 @@ class Choice:
     what: str
     chosen: str
     split: str
-    options: dict[str, float]
+    options: dict[str, float | tuple[float, ...]]
 
 
 _test_arrays: list[weakref.ref] = []
@@ -76,13 +76,18 @@ def refuse_test(what: str, *arrays) -> None:
 
 
 def choose(
-    what: str, options: Mapping[str, float], *, split: str, higher_is_better: bool = True
+    what: str,
+    options: Mapping[str, float | tuple[float, ...]],
+    *,
+    split: str,
+    higher_is_better: bool = True,
 ) -> str:
     """Pick the best of ``options`` (name -> score on ``split``) and record the choice.
 
     Args:
         what: what is being chosen, e.g. ``"mitigation"``.
-        options: each option's score, computed on ``split``.
+        options: each option's score, computed on ``split``; a tuple of scores compares
+            them in order, the later ones breaking ties (e.g. specificity, then AUC).
         split: ``"validation"`` or ``"train"``; ``"test"`` raises :class:`EvidenceError`.
         higher_is_better: whether the largest score wins.
 
@@ -94,8 +99,11 @@ def choose(
             f"choose({what!r}) on split {split!r}: choices are made on "
             f"{' or '.join(ALLOWED_SPLITS)}, never on the test split."
         )
-    scores = {str(name): float(value) for name, value in options.items()}
-    finite = {name: value for name, value in scores.items() if np.isfinite(value)}
+    scores = {
+        str(name): tuple(float(v) for v in value) if isinstance(value, tuple) else float(value)
+        for name, value in options.items()
+    }
+    finite = {name: value for name, value in scores.items() if np.isfinite(value).all()}
     if not finite:
         raise EvidenceError(f"choose({what!r}) has no option with a finite score: {scores}.")
     pick = max if higher_is_better else min

@@ -38,6 +38,9 @@ def test_group_thresholds_on_the_test_labels_are_refused(loaded):
 def test_choose_records_the_choice_and_refuses_the_test_split():
     before = len(evidence.CHOICES)
     assert evidence.choose("model", {"a": 0.9, "b": 0.95}, split="validation") == "b"
+    ties = {"a": (0.9, 0.97), "b": (0.9, 0.98), "c": (0.8, 0.99)}  # then broken by the second
+    assert evidence.choose("model", ties, split="validation") == "b"
+    assert evidence.CHOICES[-1].options == ties
     assert evidence.choose("gap", {"a": -0.1, "b": -0.3}, split="train", higher_is_better=False)
     assert evidence.CHOICES[before].split == "validation"
     with pytest.raises(evidence.EvidenceError, match="never on the test split"):

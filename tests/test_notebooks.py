@@ -138,7 +138,37 @@ def unmarked_picks(source: str) -> list[str]:
         )
         if (method or keyed) and "# report" not in lines[node.lineno - 1]:
             found.append(f"line {node.lineno}: {lines[node.lineno - 1].strip()}")
+    for node in ast.walk(ast.parse(source)):
+        if _first_of_sorted(node) and "# report" not in lines[node.lineno - 1]:
+            found.append(f"line {node.lineno}: {lines[node.lineno - 1].strip()}")
     return found
+
+
+def _is_sort(node) -> bool:
+    import ast
+
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute | ast.Name)
+        and getattr(node.func, "attr", getattr(node.func, "id", None))
+        in ("sort_values", "argsort", "sorted")
+    )
+
+
+def _first_of_sorted(node) -> bool:
+    """``x.sort_values(...).index[0]``, ``.iloc[-1]``, ``.head(1)``, ``np.argsort(a)[-1]``..."""
+    import ast
+
+    if isinstance(node, ast.Subscript):
+        target = node.value
+        if isinstance(target, ast.Attribute) and target.attr in ("index", "iloc", "loc"):
+            target = target.value
+        end = node.slice
+        first_or_last = isinstance(end, ast.Constant | ast.UnaryOp)
+        return first_or_last and _is_sort(target)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr in ("head", "tail") and _is_sort(node.func.value)
+    return False
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -165,6 +195,10 @@ def test_the_pick_check_sees_an_unmarked_pick():
     assert unmarked_picks("best = table['test auc'].idxmax()")
     assert not unmarked_picks("best = table['test auc'].idxmax()  # report: the best published")
     assert not unmarked_picks("x = scores.max(axis=0)\ny = max(a, b)")
+    assert unmarked_picks("best = table.sort_values('auc').index[-1]")
+    assert unmarked_picks("top = table.sort_values('auc', ascending=False).head(1)")
+    assert unmarked_picks("worst = np.argsort(scores)[0]")
+    assert not unmarked_picks("ranked = table.sort_values('auc')  # a display order")
 
 
 # --------------------------------------------------------------------------------------
