@@ -53,20 +53,24 @@ def test_training_subset_is_stratified_and_leaves_val_and_test_alone():
         data_efficiency.training_subset(dataset, 0.0)
 
 
+def _two_model_sweep(dataset, calls, **options):
+    """Models "a" and "b" at 20 % and 100 % of the training split, seeds 0 and 1."""
+    return data_efficiency.data_efficiency_sweep(
+        {"a": _recipe(calls), "b": _recipe(calls)},
+        dataset,
+        config.PROFILES["quick"],
+        fractions=(0.2, 1.0),
+        seeds=(0, 1),
+        verbose=False,
+        **options,
+    )
+
+
 def test_sweep_runs_every_model_size_and_seed_and_reuses_runs():
     dataset, calls = _dataset(100), []
     profile = config.PROFILES["quick"]
     done = _recipe([])(dataset, profile, seed=0)
-    sweep = data_efficiency.data_efficiency_sweep(
-        {"a": _recipe(calls), "b": _recipe(calls)},
-        dataset,
-        profile,
-        fractions=(0.2, 1.0),
-        seeds=(0, 1),
-        epochs=2,
-        reuse={("a", 1.0, 0): done},
-        verbose=False,
-    )
+    sweep = _two_model_sweep(dataset, calls, epochs=2, reuse={("a", 1.0, 0): done})
     table = sweep.table
     assert len(table) == 2 * 2 * 2
     assert sorted(table["n_train"].unique()) == [20, 100]
@@ -114,17 +118,7 @@ def test_repeat_to_size_keeps_every_xray_and_the_class_balance():
 
 def test_equal_updates_sweep_and_verdicts_per_fraction():
     dataset, calls = _dataset(100), []
-    profile = config.PROFILES["quick"]
-    sweep = data_efficiency.data_efficiency_sweep(
-        {"a": _recipe(calls), "b": _recipe(calls)},
-        dataset,
-        profile,
-        fractions=(0.2, 1.0),
-        seeds=(0, 1),
-        epochs=1,
-        equal_updates=True,
-        verbose=False,
-    )
+    sweep = _two_model_sweep(dataset, calls, epochs=1, equal_updates=True)
     assert {n for n, _, _ in calls} == {100}  # every run trains on 100 rows
     assert sorted(sweep.table["n_train"].unique()) == [20, 100]  # distinct X-rays
     assert sweep.table["updates"].nunique() == 1
