@@ -161,9 +161,12 @@ def audit(
 ) -> pd.DataFrame:
     """Audit a model's decisions by group, with bootstrap confidence intervals.
 
-    Point estimates come from fairlearn's ``MetricFrame``; intervals from a percentile
-    bootstrap that resamples each group's pneumonia and normal cases separately (so every
-    resample keeps the group's size and prevalence), vectorised over resamples.
+    Point estimates come from fairlearn's ``MetricFrame`` with the engine's metrics
+    (:func:`pneumo_helpers.evaluation.point_metrics`); intervals from the engine's
+    percentile bootstrap, which resamples each group's pneumonia and normal cases
+    separately (so every resample keeps the group's size and prevalence), vectorised over
+    resamples. The overall row's intervals are those of
+    :func:`pneumo_helpers.evaluation.metrics_table` with the same ``seed``.
 
     Args:
         y_true: ``(N,)`` 0/1 labels (1 pneumonia).

@@ -59,12 +59,11 @@ class AcquisitionShift:
     4. **noise_std**: Gaussian noise with this standard deviation in grey levels
        (quantum noise of a low-dose exposure).
 
-    Attributes
-    ----------
-    contrast : factor in (0, 1].
-    brightness : grey levels added.
-    blur_sigma : Gaussian blur in pixels (0 for none).
-    noise_std : noise standard deviation in grey levels (0 for none).
+    Attributes:
+        contrast: factor in (0, 1].
+        brightness: grey levels added.
+        blur_sigma: Gaussian blur in pixels (0 for none).
+        noise_std: noise standard deviation in grey levels (0 for none).
     """
 
     contrast: float = 0.8
@@ -201,16 +200,15 @@ def simulate_metadata(
 class SimulatedCohort:
     """PneumoniaMNIST with simulated metadata and the shifted site's images transformed.
 
-    Attributes
-    ----------
-    dataset : the splits as the model sees them (shifted site's images transformed).
-    metadata : ``{"train": DataFrame, "val": ..., "test": ...}`` from
-        :func:`simulate_metadata`, row ``i`` describing image ``i`` of that split.
-    original : the untouched data set.
-    shift : the acquisition shift applied to the shifted site.
-    shifted_shares : the shifted site's share per split.
-    shifted_prevalence : the share of pneumonia among the shifted site's X-rays per split
-        (None: the split's own).
+    Attributes:
+        dataset: the splits as the model sees them (shifted site's images transformed).
+        metadata: ``{"train": DataFrame, "val": ..., "test": ...}`` from
+            :func:`simulate_metadata`, row ``i`` describing image ``i`` of that split.
+        original: the untouched data set.
+        shift: the acquisition shift applied to the shifted site.
+        shifted_shares: the shifted site's share per split.
+        shifted_prevalence: the share of pneumonia among the shifted site's X-rays per
+            split (None: the split's own).
     """
 
     dataset: data.PneumoniaMNIST
