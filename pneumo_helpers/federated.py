@@ -478,18 +478,32 @@ def balanced_sample_weights(labels) -> np.ndarray:
 
 
 def score_summary(labels, scores) -> dict[str, float]:
-    """Return AUC, log loss and accuracy at 0.5 of pneumonia scores."""
-    from sklearn.metrics import log_loss, roc_auc_score
+    """Return AUC, log loss and accuracy at 0.5 of pneumonia scores.
+
+    The AUC and the accuracy are those of the course's one engine
+    (:func:`pneumo_helpers.evaluation.point_metrics`); the AUC is NaN when the labels hold
+    a single class, and every value is NaN when the scores are not finite (a diverged run).
+
+    Args:
+        labels: 0/1 labels.
+        scores: the model's pneumonia scores, in the same order.
+
+    Returns:
+        ``{"auc": ..., "loss": ..., "accuracy": ...}``.
+    """
+    from sklearn.metrics import log_loss
+
+    from . import evaluation
 
     labels = np.asarray(labels).reshape(-1)
     scores = np.clip(np.asarray(scores, dtype=np.float64).reshape(-1), 1e-7, 1 - 1e-7)
     if not np.isfinite(scores).all():
         return {"auc": float("nan"), "loss": float("nan"), "accuracy": float("nan")}
-    both = len(np.unique(labels)) == 2
+    point = evaluation.point_metrics(labels, scores, threshold=0.5)
     return {
-        "auc": float(roc_auc_score(labels, scores)) if both else float("nan"),
+        "auc": point["auc"],
         "loss": float(log_loss(labels, scores, labels=[0, 1])),
-        "accuracy": float(np.mean((scores >= 0.5) == (labels == 1))),
+        "accuracy": point["accuracy"],
     }
 
 

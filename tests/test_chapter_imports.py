@@ -38,8 +38,13 @@ def _guarded(tree: ast.AST) -> set[int]:
     return guarded
 
 
-def imports_of(source: str) -> set[str]:
-    """Return the dotted modules ``source`` imports (required ones only)."""
+def imports_of(source: str, package: str = "pneumo_helpers") -> set[str]:
+    """Return the dotted modules ``source`` imports (required ones only).
+
+    ``package`` is the package the source belongs to, for its relative imports (a module
+    of ``pneumo_helpers.fairness`` imports ``.audit`` from there and ``..config`` from
+    ``pneumo_helpers``).
+    """
     tree = ast.parse(source)
     optional, found = _guarded(tree), set()
     for node in ast.walk(tree):
@@ -49,12 +54,30 @@ def imports_of(source: str) -> set[str]:
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             found.add(node.module)
-            if node.module == "pneumo_helpers":
-                found |= {f"pneumo_helpers.{alias.name}" for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 1:
-            names = [node.module] if node.module else [alias.name for alias in node.names]
-            found |= {f"pneumo_helpers.{name}" for name in names}
+            if node.module.split(".")[0] == "pneumo_helpers":
+                found |= {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level >= 1:
+            parts = package.split(".")
+            base = ".".join(parts[: len(parts) - (node.level - 1)])
+            if node.module:
+                base = f"{base}.{node.module}"
+                found.add(base)
+            found |= {f"{base}.{alias.name}" for alias in node.names}  # names may be modules
     return found
+
+
+def package_file(module: str) -> tuple[Path, str] | None:
+    """Return the source file of a ``pneumo_helpers`` module and the package it sits in."""
+    parts = module.split(".")[1:]
+    if not parts:
+        return None
+    file = PACKAGE.joinpath(*parts).with_suffix(".py")
+    if file.is_file():
+        return file, ".".join(module.split(".")[:-1])
+    init = PACKAGE.joinpath(*parts, "__init__.py")
+    if init.is_file():
+        return init, module
+    return None
 
 
 def chapter_source(path: Path) -> str:
@@ -81,9 +104,9 @@ def external_modules(path: Path) -> set[str]:
         seen.add(module)
         top = module.split(".")[0]
         if top == "pneumo_helpers":
-            file = PACKAGE / (module.split(".", 1)[1] + ".py") if "." in module else None
-            if file is not None and file.is_file():
-                todo += imports_of(file.read_text())
+            found = package_file(module)
+            if found is not None:
+                todo += imports_of(found[0].read_text(), found[1])
             continue
         if top not in sys.stdlib_module_names and top != "__future__":
             external.add(top)
@@ -112,3 +135,5 @@ def test_the_check_sees_a_missing_requirement():
     flwr = {colab.canonical(d) for d in metadata.packages_distributions()["flwr"]}
     assert not flwr & colab.dependency_closure(colab.requirements())  # core alone lacks Flower
     assert flwr & colab.dependency_closure(colab.requirements("federated"))
+    # Sub-packages are followed: fairlearn is imported by a module of pneumo_helpers.fairness.
+    assert "fairlearn" in external_modules(ROOT / "chapters" / "07_bias_audit.ipynb")

@@ -172,3 +172,114 @@ def test_wilson_interval_matches_the_textbook_and_keeps_width_at_the_edges():
     assert high == pytest.approx(1.0) and low == pytest.approx(0.7225, abs=1e-3)
     with pytest.raises(ValueError, match="successes"):
         evaluation.wilson_interval(11, 10)
+
+
+# --------------------------------------------------------------------------------------
+# The engine: counts, resamples and intervals
+# --------------------------------------------------------------------------------------
+
+
+def test_rates_from_counts_by_hand_and_nan_where_undefined():
+    rates = evaluation.rates_from_counts(5, 1, 3, 1)
+    assert rates["sensitivity"] == pytest.approx(5 / 6) and rates["fnr"] == pytest.approx(1 / 6)
+    assert rates["specificity"] == pytest.approx(3 / 4) and rates["fpr"] == pytest.approx(1 / 4)
+    assert rates["ppv"] == rates["precision"] == pytest.approx(5 / 6)
+    assert rates["npv"] == pytest.approx(3 / 4) and rates["accuracy"] == pytest.approx(8 / 10)
+    vector = evaluation.rates_from_counts(np.array([2, 0]), np.array([0, 0]), 3, np.array([1, 0]))
+    assert vector["sensitivity"][0] == pytest.approx(2 / 3) and np.isnan(vector["sensitivity"][1])
+    assert np.isnan(vector["ppv"][1])  # nothing flagged: the PPV is undefined, not 0
+
+
+def test_auc_from_counts_matches_sklearn_on_an_explicit_resample():
+    rng = np.random.default_rng(1)
+    pos, neg = rng.random(7).round(1), rng.random(5).round(1)  # rounded: ties included
+    pos_index, neg_index = rng.integers(0, 7, 7), rng.integers(0, 5, 5)
+    pos_counts = np.bincount(pos_index, minlength=7)[None]
+    neg_counts = np.bincount(neg_index, minlength=5)[None]
+    auc = evaluation.auc_from_counts(pos, neg, pos_counts, neg_counts)[0]
+    labels = np.r_[np.ones(7), np.zeros(5)]
+    assert auc == pytest.approx(roc_auc_score(labels, np.r_[pos[pos_index], neg[neg_index]]))
+    assert np.isnan(evaluation.auc_from_counts(pos, neg[:0], pos_counts, np.ones((1, 0))))[0]
+
+
+def test_point_metrics_are_binary_metrics_and_accept_one_class_and_thresholds_per_case():
+    point, binary = evaluation.point_metrics(Y, S, 0.5), evaluation.binary_metrics(Y, S, 0.5)
+    assert set(binary) == {*evaluation.BINARY_METRIC_KEYS, "threshold"}
+    for key in evaluation.BINARY_METRIC_KEYS:
+        assert point[key] == pytest.approx(binary[key]), key
+    assert point["fnr"] == pytest.approx(1 / 6) and point["ppv"] == point["precision"]
+    alone = evaluation.point_metrics(np.ones(3, int), np.array([0.2, 0.6, 0.9]), 0.5)
+    assert alone["sensitivity"] == pytest.approx(2 / 3) and np.isnan(alone["auc"])
+    assert np.isnan(alone["specificity"])
+    per_case = evaluation.point_metrics(Y, S, np.where(S == 0.4, 0.3, 0.5))
+    assert per_case["tp"] == 6  # the one missed case now has its own, lower threshold
+
+
+def test_stratified_resamples_keep_each_class_and_give_indices():
+    y = np.array([1, 0, 1, 1, 0])
+    resamples = evaluation.stratified_resamples(y, 40, np.random.default_rng(0))
+    assert resamples.n_boot == 40
+    assert resamples.positive_counts.shape == (40, 3) and resamples.negative_counts.shape == (40, 2)
+    assert (resamples.positive_counts.sum(axis=1) == 3).all()
+    assert (resamples.negative_counts.sum(axis=1) == 2).all()
+    for index, pos in zip(resamples.indices(), resamples.positive_counts, strict=True):
+        assert (y[index] == 1).sum() == 3 and (y[index] == 0).sum() == 2
+        np.testing.assert_array_equal(np.bincount(index, minlength=5)[[0, 2, 3]], pos)
+
+
+def test_resampled_metrics_equal_the_point_metrics_of_each_resample():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 40)
+    s = rng.random(40).round(1)
+    resamples = evaluation.stratified_resamples(y, 25, np.random.default_rng(3))
+    values = evaluation.resampled_metrics(resamples, y, s, 0.5)
+    assert set(values) == set(evaluation.METRICS)
+    for b, index in enumerate(resamples.indices()):
+        expected = evaluation.point_metrics(y[index], s[index], 0.5)
+        for metric in evaluation.METRICS:
+            assert values[metric][b] == pytest.approx(expected[metric], nan_ok=True), metric
+
+
+def test_bootstrap_interval_of_a_small_case_by_hand():
+    # Two pneumonia cases, one found: a resample holds the found one 0, 1 or 2 times
+    # (probabilities 1/4, 1/2, 1/4), so the sensitivity is 0, 0.5 or 1 and the 95 %
+    # interval runs from 0 to 1. Perfectly separated scores: every resample's AUC is 1.
+    y = np.array([1, 1, 0, 0, 0])
+    s = np.array([0.9, 0.4, 0.3, 0.2, 0.1])
+    assert evaluation.bootstrap_ci(y, s, "sensitivity", n_boot=2000) == (0.0, 1.0)
+    assert evaluation.bootstrap_ci(y, s, "auc", n_boot=200) == (1.0, 1.0)
+    narrow = evaluation.bootstrap_ci(y, s, "sensitivity", n_boot=2000, confidence=0.4)
+    assert narrow == (0.5, 0.5)  # the middle 40 % of {0: 1/4, 0.5: 1/2, 1: 1/4}
+
+
+def test_named_metrics_and_functions_share_the_same_resamples():
+    def auc(t, s):
+        return evaluation.binary_metrics(t, s)["auc"]
+
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 120)
+    s = np.clip(0.3 * y + 0.7 * rng.random(120), 0, 1)
+    intervals = evaluation.bootstrap_intervals(y, s, ("auc", auc), n_boot=100, seed=7)
+    assert intervals["auc"] == pytest.approx(intervals[auc])
+    assert intervals["auc"] == evaluation.bootstrap_ci(y, s, "auc", n_boot=100, seed=7)
+    other = s**2
+    named = evaluation.paired_bootstrap(y, s, other, "auc", n_boot=100, seed=7)
+    function = evaluation.paired_bootstrap(y, s, other, auc, n_boot=100, seed=7)
+    assert (named.low, named.high) == pytest.approx((function.low, function.high))
+    assert named.difference == pytest.approx(function.difference)
+
+
+def test_percentile_interval_ignores_nan_and_says_nan_when_nothing_is_finite():
+    assert evaluation.percentile_interval([np.nan, 0.0, 1.0], 0.5) == (0.25, 0.75)
+    low, high = evaluation.percentile_interval([np.nan, np.nan])
+    assert np.isnan(low) and np.isnan(high)
+
+
+def test_federated_score_summary_reads_the_engines_auc_and_accuracy():
+    from pneumo_helpers import federated
+
+    summary = federated.score_summary(Y, S)
+    point = evaluation.point_metrics(Y, S, 0.5)
+    assert summary["auc"] == point["auc"] and summary["accuracy"] == point["accuracy"]
+    assert np.isnan(federated.score_summary(np.ones(3), np.array([0.2, 0.6, 0.9]))["auc"])
+    assert np.isnan(federated.score_summary(Y, np.full(len(Y), np.nan))["loss"])

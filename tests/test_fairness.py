@@ -57,15 +57,37 @@ def test_audit_intervals_bracket_the_point_and_are_reproducible():
     pd.testing.assert_frame_equal(table, fairness.audit(y, s, g, 0.5, n_boot=300, seed=3))
 
 
-def test_bootstrap_auc_from_counts_matches_sklearn_on_an_explicit_resample():
-    rng = np.random.default_rng(1)
-    pos, neg = rng.random(7).round(1), rng.random(5).round(1)  # rounded: ties included
-    pos_index, neg_index = rng.integers(0, 7, 7), rng.integers(0, 5, 5)
-    pos_counts = np.bincount(pos_index, minlength=7)[None]
-    neg_counts = np.bincount(neg_index, minlength=5)[None]
-    auc = fairness._auc_from_counts(pos, neg, pos_counts, neg_counts)[0]
-    labels = np.r_[np.ones(7), np.zeros(5)]
-    assert auc == pytest.approx(roc_auc_score(labels, np.r_[pos[pos_index], neg[neg_index]]))
+def test_audit_group_metrics_are_the_engines_on_the_same_cases():
+    table = fairness.audit(Y, S, G, threshold={"a": 0.5, "b": 0.25}, n_boot=0)
+    for group, threshold in (("a", 0.5), ("b", 0.25)):
+        expected = evaluation.point_metrics(Y[G == group], S[G == group], threshold)
+        for metric in fairness.RATE_METRICS:
+            assert table.loc[group, metric] == pytest.approx(expected[metric]), (group, metric)
+
+
+def test_audit_bootstrap_is_the_engines_and_overall_matches_metrics_table():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 2, 300)
+    s = np.clip(0.3 * y + 0.7 * rng.random(300), 0, 1)
+    g = rng.choice(["a", "b"], 300)
+    table = fairness.audit(y, s, g, threshold=0.5, n_boot=200, seed=4)
+    # The groups draw one after another from one generator, as the engine's resamples.
+    draws = np.random.default_rng(4)
+    for group in ("a", "b"):
+        members = g == group
+        resamples = evaluation.stratified_resamples(y[members], 200, draws)
+        reps = evaluation.resampled_metrics(resamples, y[members], s[members], 0.5)
+        for metric in fairness.RATE_METRICS:
+            low, high = evaluation.percentile_interval(reps[metric])
+            assert table.loc[group, f"{metric}_low"] == pytest.approx(low), (group, metric)
+            assert table.loc[group, f"{metric}_high"] == pytest.approx(high), (group, metric)
+    # The overall row: the same interval as evaluation.metrics_table with the same seed.
+    overall = evaluation.metrics_table(
+        y, s, 0.5, metrics=("auc", "sensitivity", "specificity"), n_boot=200, seed=4
+    )
+    for metric in ("auc", "sensitivity", "specificity"):
+        assert table.loc["overall", f"{metric}_low"] == pytest.approx(overall.loc[metric, "low"])
+        assert table.loc["overall", f"{metric}_high"] == pytest.approx(overall.loc[metric, "high"])
 
 
 def test_group_specific_thresholds_are_applied_per_group():
@@ -368,12 +390,12 @@ def test_audit_takes_one_threshold_per_case():
         fairness.audit(y, scores, groups, per_case[:3], n_boot=0)
 
 
-def test_bootstrap_rate_is_the_rate_of_each_multinomial_resample():
-    hits = np.array([1, 1, 0, 1, 0, 0, 1, 1])
-    replicates, counts = fairness.bootstrap_rate(hits, 50, np.random.default_rng(3))
-    assert counts.shape == (50, 8) and np.all(counts.sum(axis=1) == 8)
-    np.testing.assert_allclose(replicates, (counts * hits).sum(axis=1) / 8)
-    assert np.all((replicates >= 0) & (replicates <= 1))
+def test_calibration_by_group_uses_the_engines_calibration_error():
+    table = fairness.calibration_by_group(Y, S, G, n_bins=4)
+    for group in ("a", "b"):
+        members = G == group
+        expected = evaluation.expected_calibration_error(Y[members], S[members], n_bins=4)
+        assert table.loc[group, "ece"] == pytest.approx(expected)
 
 
 def test_wilson_intervals_do_not_collapse_at_a_rate_of_one():
