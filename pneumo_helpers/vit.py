@@ -21,10 +21,16 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import layers
 
 from . import config, data
-from .models import ModelConfigError, compile_binary
+from .baseline import ModelConfigError, compile_binary
+from .transformer import ClassToken as ClassToken  # re-exported: chapter 5 shows vit.ClassToken
+from .transformer import PatchExtraction as PatchExtraction
+from .transformer import PositionEmbedding as PositionEmbedding
+from .transformer import ShiftedCopies as ShiftedCopies
+from .transformer import TakeClassToken as TakeClassToken
+from .transformer import patch_embedding, transformer_encoder_block
 
 POOLINGS = ("cls", "mean")
 HEAD_FUSIONS = ("mean", "max", "min")
@@ -33,119 +39,6 @@ _ATTENTION_NAME = re.compile(r"^block(\d+)_attention$")
 
 class ViTConfigError(ModelConfigError):
     """A Vision Transformer builder or helper received an argument it cannot use."""
-
-
-# --------------------------------------------------------------------------------------
-# Layers
-# --------------------------------------------------------------------------------------
-
-
-@keras.saving.register_keras_serializable(package="pneumo_helpers")
-class PatchExtraction(layers.Layer):
-    """Cut images into non-overlapping ``patch_size`` × ``patch_size`` patches, flattened.
-
-    ``(batch, H, W, C)`` becomes ``(batch, (H / p) * (W / p), p * p * C)``: one row per patch,
-    in reading order (left to right, then top to bottom).
-    """
-
-    def __init__(self, patch_size: int, **kwargs):
-        super().__init__(**kwargs)
-        self.patch_size = int(patch_size)
-
-    def call(self, images):
-        p = self.patch_size
-        height, width, channels = images.shape[1], images.shape[2], images.shape[3]
-        rows, cols = height // p, width // p
-        x = ops.reshape(images, (-1, rows, p, cols, p, channels))
-        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))  # (batch, rows, cols, p, p, C)
-        return ops.reshape(x, (-1, rows * cols, p * p * channels))
-
-    def compute_output_shape(self, input_shape):
-        p = self.patch_size
-        _, height, width, channels = input_shape
-        return (input_shape[0], (height // p) * (width // p), p * p * channels)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "patch_size": self.patch_size}
-
-
-@keras.saving.register_keras_serializable(package="pneumo_helpers")
-class ShiftedCopies(layers.Layer):
-    """Stack an image with four copies shifted diagonally by ``shift`` pixels, as channels.
-
-    This is the first step of *shifted patch tokenization* (Lee et al. 2021, "Vision
-    Transformer for Small-Size Datasets"): cut into patches afterwards, every patch also
-    holds the pixels just beyond its borders, so each token sees a little of its
-    neighbours. ``(batch, H, W, C)`` becomes ``(batch, H, W, 5 * C)``; pixels shifted in
-    from outside the image are zero.
-    """
-
-    def __init__(self, shift: int, **kwargs):
-        super().__init__(**kwargs)
-        self.shift = int(shift)
-
-    def call(self, images):
-        s = self.shift
-        height, width = images.shape[1], images.shape[2]
-        padded = ops.pad(images, ((0, 0), (s, s), (s, s), (0, 0)))
-        copies = [images]
-        for top in (0, 2 * s):
-            for left in (0, 2 * s):
-                copies.append(padded[:, top : top + height, left : left + width, :])
-        return ops.concatenate(copies, axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:3], input_shape[3] * 5)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "shift": self.shift}
-
-
-@keras.saving.register_keras_serializable(package="pneumo_helpers")
-class ClassToken(layers.Layer):
-    """Prepend one learned token (the "class token") to every sequence of patch embeddings."""
-
-    def build(self, input_shape):
-        self.token = self.add_weight(
-            name="token",
-            shape=(1, 1, input_shape[-1]),
-            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-        )
-
-    def call(self, tokens):
-        batch = ops.shape(tokens)[0]
-        token = ops.broadcast_to(ops.cast(self.token, tokens.dtype), (batch, 1, tokens.shape[-1]))
-        return ops.concatenate([token, tokens], axis=1)
-
-    def compute_output_shape(self, input_shape):
-        length = None if input_shape[1] is None else input_shape[1] + 1
-        return (input_shape[0], length, input_shape[2])
-
-
-@keras.saving.register_keras_serializable(package="pneumo_helpers")
-class PositionEmbedding(layers.Layer):
-    """Add a learned vector per position, so the model knows where each patch came from."""
-
-    def build(self, input_shape):
-        self.positions = self.add_weight(
-            name="positions",
-            shape=(1, input_shape[1], input_shape[2]),
-            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-        )
-
-    def call(self, tokens):
-        return tokens + ops.cast(self.positions, tokens.dtype)
-
-
-@keras.saving.register_keras_serializable(package="pneumo_helpers")
-class TakeClassToken(layers.Layer):
-    """Return the first token of each sequence (the class token) as the image's summary."""
-
-    def call(self, tokens):
-        return tokens[:, 0, :]
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[2])
 
 
 # --------------------------------------------------------------------------------------
@@ -267,31 +160,21 @@ def build_vit(
         input_shape, patch_size, dim, depth, heads, mlp_dim, dropout, attention_dropout, pooling
     )
     inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
-    if shifted_patches:
-        x = ShiftedCopies(max(1, patch_size // 2), name="shifted_copies")(x)
-    x = PatchExtraction(patch_size, name="patches")(x)
-    x = layers.Dense(dim, name="patch_embedding")(x)
+    x = patch_embedding(inputs, patch_size, dim, shifted_patches)
     if pooling == "cls":
         x = ClassToken(name="class_token")(x)
     x = PositionEmbedding(name="position_embedding")(x)
     x = layers.Dropout(dropout, name="embedding_dropout")(x)
     for i in range(1, depth + 1):
-        h = layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_norm1")(x)
-        h, _scores = layers.MultiHeadAttention(
-            num_heads=heads,
-            key_dim=dim // heads,
-            dropout=attention_dropout,
-            name=f"block{i}_attention",
-        )(h, h, return_attention_scores=True)
-        h = layers.Dropout(dropout, name=f"block{i}_dropout1")(h)
-        x = layers.Add(name=f"block{i}_residual1")([x, h])
-        h = layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_norm2")(x)
-        h = layers.Dense(mlp_dim, activation="gelu", name=f"block{i}_mlp1")(h)
-        h = layers.Dropout(dropout, name=f"block{i}_dropout2")(h)
-        h = layers.Dense(dim, name=f"block{i}_mlp2")(h)
-        h = layers.Dropout(dropout, name=f"block{i}_dropout3")(h)
-        x = layers.Add(name=f"block{i}_residual2")([x, h])
+        x = transformer_encoder_block(
+            x,
+            heads,
+            mlp_dim,
+            dropout,
+            f"block{i}",
+            attention_dropout=attention_dropout,
+            residual_dropout=dropout,
+        )
     x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
     if pooling == "cls":
         x = TakeClassToken(name="take_class_token")(x)

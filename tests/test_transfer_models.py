@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from pneumo_helpers import models
+from pneumo_helpers import backbones, models
 
 REAL_VGG16 = keras.applications.VGG16
 OFFLINE_MESSAGE = "URL fetch failure on https://storage.googleapis.com/...: None -- offline"
@@ -21,7 +21,7 @@ OFFLINE_MESSAGE = "URL fetch failure on https://storage.googleapis.com/...: None
 def no_forced_weights(monkeypatch):
     """Each test starts without PNEUMO_WEIGHTS and with the warn-once memory empty."""
     monkeypatch.delenv(models.WEIGHTS_ENV, raising=False)
-    monkeypatch.setattr(models, "_WARNED", set())
+    monkeypatch.setattr(backbones, "_WARNED", set())
 
 
 def images(n: int, size: int, channels: int = 1) -> np.ndarray:
