@@ -37,13 +37,12 @@ class WeightsUnavailableWarning(UserWarning):
 class Backbone:
     """An ImageNet backbone of ``keras.applications``: its constructor, minimum size, preprocessing.
 
-    Attributes
-    ----------
-    name : the course's name of the backbone (``"vgg16"``, ``"resnet50"``).
-    title : its name in prose (``"VGG16"``).
-    constructor : attribute of ``keras.applications`` that builds it (looked up at call time).
-    preprocess_module : module of ``keras.applications`` whose ``preprocess_input`` it needs.
-    min_size : the smallest image side Keras accepts without the classifier top.
+    Attributes:
+        name: the course's name of the backbone (``"vgg16"``, ``"resnet50"``).
+        title: its name in prose (``"VGG16"``).
+        constructor: attribute of ``keras.applications`` that builds it (looked up at call time).
+        preprocess_module: module of ``keras.applications`` whose ``preprocess_input`` it needs.
+        min_size: the smallest image side Keras accepts without the classifier top.
     """
 
     name: str
@@ -64,13 +63,12 @@ BACKBONES: dict[str, Backbone] = {
 class WeightsInfo:
     """Which weights a model's backbone holds, and why.
 
-    Attributes
-    ----------
-    backbone : the backbone's name, e.g. ``"vgg16"``; ``"none"`` for a model without one.
-    requested : what was asked for after ``PNEUMO_WEIGHTS`` was applied: ``"imagenet"``,
-        ``"none"`` or a weights file.
-    loaded : what the model holds: ``"imagenet"``, ``"random"`` or the weights file.
-    reason : one sentence on why, e.g. that the download failed.
+    Attributes:
+        backbone: the backbone's name, e.g. ``"vgg16"``; ``"none"`` for a model without one.
+        requested: what was asked for after ``PNEUMO_WEIGHTS`` was applied: ``"imagenet"``,
+            ``"none"`` or a weights file.
+        loaded: what the model holds: ``"imagenet"``, ``"random"`` or the weights file.
+        reason: one sentence on why, e.g. that the download failed.
     """
 
     backbone: str
