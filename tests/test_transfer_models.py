@@ -323,3 +323,19 @@ def test_set_batchnorm_momentum_reaches_nested_layers():
     assert model.get_layer("resnet50").get_layer("conv1_bn").momentum == 0.9
     with pytest.raises(models.ModelConfigError, match="momentum"):
         models.set_batchnorm_momentum(model, 1.0)
+
+
+def test_hybrid_stem_batchnorm_momentum_is_a_named_build_parameter():
+    def stem_momenta(model):
+        return {
+            layer.momentum
+            for layer in model.layers
+            if isinstance(layer, keras.layers.BatchNormalization)
+        }
+
+    small = {"stem_filters": (4, 4), "embed_dim": 8, "num_heads": 2, "num_layers": 1}
+    assert stem_momenta(models.build_cnn_transformer_hybrid((8, 8, 1), **small)) == {0.9}
+    chosen = models.build_cnn_transformer_hybrid((8, 8, 1), stem_batchnorm_momentum=0.99, **small)
+    assert stem_momenta(chosen) == {0.99}
+    with pytest.raises(models.ModelConfigError, match="stem_batchnorm_momentum"):
+        models.build_cnn_transformer_hybrid((8, 8, 1), stem_batchnorm_momentum=1.0, **small)
