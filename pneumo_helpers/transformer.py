@@ -222,18 +222,14 @@ def transformer_encoder_block(
     relates distant regions of the X-ray in one step.
 
     Args:
-        tokens: ``(batch, n_tokens, dim)``; ``dim`` must be divisible by ``num_heads``.
-        num_heads: attention heads; each sees ``dim // num_heads`` features.
+        tokens: ``(batch, n_tokens, dim)``, ``dim`` divisible by ``num_heads``.
+        num_heads: attention heads, each of ``dim // num_heads`` features.
         mlp_dim: hidden width of the MLP.
-        dropout: dropout on the MLP's hidden layer (``{name}_dropout2``).
-        name: prefix of the block's layer names: ``{name}_norm1``, ``{name}_attention``
-            (called with ``return_attention_scores=True``, so its attention can be read),
-            ``{name}_add1``, ``{name}_norm2``, ``{name}_mlp1``, ``{name}_mlp2``,
-            ``{name}_add2``.
+        dropout: dropout on the MLP's hidden layer.
+        name: prefix of the layer names (``{name}_attention`` returns its scores too).
         attention_dropout: dropout on the attention weights.
-        residual_dropout: dropout on each branch's output before its residual add, as in
-            Vaswani et al. and ViT (layers ``{name}_dropout1`` and ``{name}_dropout3``,
-            present only when above 0).
+        residual_dropout: dropout on each branch before its residual add (as in ViT);
+            0 adds no layer.
 
     Returns:
         Tokens of the same shape as ``tokens``.
