@@ -12,6 +12,11 @@ Every block's attention layer is named ``block{i}_attention`` (``i`` from 1) and
 with ``return_attention_scores=True``, so :func:`attention_scores` can read the attention
 weights of any block, and :func:`attention_rollout` (Abnar & Zuidema 2020) can combine them
 into one map per image.
+
+The layers and the encoder block come from :mod:`pneumo_helpers.transformer`, which the
+CNN–transformer hybrid of chapter 4 shares; ``vit.PatchExtraction``, ``vit.ClassToken``,
+``vit.PositionEmbedding``, ``vit.ShiftedCopies`` and ``vit.TakeClassToken`` are the same
+classes, importable from here as chapter 5 does.
 """
 
 from __future__ import annotations
@@ -21,10 +26,16 @@ from collections.abc import Sequence
 
 import keras
 import numpy as np
-from keras import layers, ops
+from keras import layers
 
 from . import config, data
-from .models import ModelConfigError, compile_binary
+from .baseline import ModelConfigError, compile_binary
+from .transformer import ClassToken as ClassToken
+from .transformer import PatchExtraction as PatchExtraction
+from .transformer import PositionEmbedding as PositionEmbedding
+from .transformer import ShiftedCopies as ShiftedCopies
+from .transformer import TakeClassToken as TakeClassToken
+from .transformer import patch_embedding, transformer_encoder_block
 
 POOLINGS = ("cls", "mean")
 HEAD_FUSIONS = ("mean", "max", "min")
@@ -33,119 +44,6 @@ _ATTENTION_NAME = re.compile(r"^block(\d+)_attention$")
 
 class ViTConfigError(ModelConfigError):
     """A Vision Transformer builder or helper received an argument it cannot use."""
-
-
-# --------------------------------------------------------------------------------------
-# Layers
-# --------------------------------------------------------------------------------------
-
-
-@keras.saving.register_keras_serializable(package="pneumo_helpers")
-class PatchExtraction(layers.Layer):
-    """Cut images into non-overlapping ``patch_size`` × ``patch_size`` patches, flattened.
-
-    ``(batch, H, W, C)`` becomes ``(batch, (H / p) * (W / p), p * p * C)``: one row per patch,
-    in reading order (left to right, then top to bottom).
-    """
-
-    def __init__(self, patch_size: int, **kwargs):
-        super().__init__(**kwargs)
-        self.patch_size = int(patch_size)
-
-    def call(self, images):
-        p = self.patch_size
-        height, width, channels = images.shape[1], images.shape[2], images.shape[3]
-        rows, cols = height // p, width // p
-        x = ops.reshape(images, (-1, rows, p, cols, p, channels))
-        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))  # (batch, rows, cols, p, p, C)
-        return ops.reshape(x, (-1, rows * cols, p * p * channels))
-
-    def compute_output_shape(self, input_shape):
-        p = self.patch_size
-        _, height, width, channels = input_shape
-        return (input_shape[0], (height // p) * (width // p), p * p * channels)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "patch_size": self.patch_size}
-
-
-@keras.saving.register_keras_serializable(package="pneumo_helpers")
-class ShiftedCopies(layers.Layer):
-    """Stack an image with four copies shifted diagonally by ``shift`` pixels, as channels.
-
-    This is the first step of *shifted patch tokenization* (Lee et al. 2021, "Vision
-    Transformer for Small-Size Datasets"): cut into patches afterwards, every patch also
-    holds the pixels just beyond its borders, so each token sees a little of its
-    neighbours. ``(batch, H, W, C)`` becomes ``(batch, H, W, 5 * C)``; pixels shifted in
-    from outside the image are zero.
-    """
-
-    def __init__(self, shift: int, **kwargs):
-        super().__init__(**kwargs)
-        self.shift = int(shift)
-
-    def call(self, images):
-        s = self.shift
-        height, width = images.shape[1], images.shape[2]
-        padded = ops.pad(images, ((0, 0), (s, s), (s, s), (0, 0)))
-        copies = [images]
-        for top in (0, 2 * s):
-            for left in (0, 2 * s):
-                copies.append(padded[:, top : top + height, left : left + width, :])
-        return ops.concatenate(copies, axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:3], input_shape[3] * 5)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "shift": self.shift}
-
-
-@keras.saving.register_keras_serializable(package="pneumo_helpers")
-class ClassToken(layers.Layer):
-    """Prepend one learned token (the "class token") to every sequence of patch embeddings."""
-
-    def build(self, input_shape):
-        self.token = self.add_weight(
-            name="token",
-            shape=(1, 1, input_shape[-1]),
-            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-        )
-
-    def call(self, tokens):
-        batch = ops.shape(tokens)[0]
-        token = ops.broadcast_to(ops.cast(self.token, tokens.dtype), (batch, 1, tokens.shape[-1]))
-        return ops.concatenate([token, tokens], axis=1)
-
-    def compute_output_shape(self, input_shape):
-        length = None if input_shape[1] is None else input_shape[1] + 1
-        return (input_shape[0], length, input_shape[2])
-
-
-@keras.saving.register_keras_serializable(package="pneumo_helpers")
-class PositionEmbedding(layers.Layer):
-    """Add a learned vector per position, so the model knows where each patch came from."""
-
-    def build(self, input_shape):
-        self.positions = self.add_weight(
-            name="positions",
-            shape=(1, input_shape[1], input_shape[2]),
-            initializer=keras.initializers.TruncatedNormal(stddev=0.02),
-        )
-
-    def call(self, tokens):
-        return tokens + ops.cast(self.positions, tokens.dtype)
-
-
-@keras.saving.register_keras_serializable(package="pneumo_helpers")
-class TakeClassToken(layers.Layer):
-    """Return the first token of each sequence (the class token) as the image's summary."""
-
-    def call(self, tokens):
-        return tokens[:, 0, :]
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[2])
 
 
 # --------------------------------------------------------------------------------------
@@ -212,44 +110,28 @@ def build_vit(
 ) -> keras.Model:
     """Build a Vision Transformer (ViT) for pneumonia vs normal, compiled like every course model.
 
-    Parameters
-    ----------
-    input_shape
-        ``(height, width, channels)`` of the images, scaled to [0, 1]. Height and width
-        must be divisible by ``patch_size``.
-    patch_size
-        side of the square patches in pixels; the image becomes
-        ``(height / patch_size) * (width / patch_size)`` tokens.
-    dim
-        width of every token (the embedding size).
-    depth
-        number of encoder blocks.
-    heads
-        attention heads per block; ``dim`` must be divisible by ``heads``.
-    mlp_dim
-        hidden width of each block's two-layer MLP.
-    dropout
-        dropout after the embeddings, after attention and in the MLPs.
-    pooling
-        ``"cls"``: a learned class token is prepended and its final state classifies;
-        ``"mean"``: the final patch tokens are averaged.
-    attention_dropout
-        dropout on the attention weights.
-    learning_rate
-        the optimiser's learning rate, a number or a Keras schedule.
-    weight_decay
-        decoupled weight decay (AdamW) when above 0.
-    shifted_patches
-        stack four diagonally shifted copies of the image (by half a patch) before cutting
-        it into patches (:class:`ShiftedCopies`), so every token also sees the edges of its
-        neighbouring patches: a little of a CNN's locality, which helps on small data sets.
-        The tokens, attention and rollout are unchanged.
-    name
-        the model's name.
+    Args:
+        input_shape: ``(height, width, channels)`` of the images, scaled to [0, 1]. Height
+            and width must be divisible by ``patch_size``.
+        patch_size: side of the square patches in pixels; the image becomes
+            ``(height / patch_size) * (width / patch_size)`` tokens.
+        dim: width of every token (the embedding size).
+        depth: number of encoder blocks.
+        heads: attention heads per block; ``dim`` must be divisible by ``heads``.
+        mlp_dim: hidden width of each block's two-layer MLP.
+        dropout: dropout after the embeddings, after attention and in the MLPs.
+        pooling: ``"cls"``: a learned class token is prepended and its final state
+            classifies; ``"mean"``: the final patch tokens are averaged.
+        attention_dropout: dropout on the attention weights.
+        learning_rate: the optimiser's learning rate, a number or a Keras schedule.
+        weight_decay: decoupled weight decay (AdamW) when above 0.
+        shifted_patches: stack four diagonally shifted copies of the image (by half a patch)
+            before cutting it into patches (:class:`ShiftedCopies`), so every token also
+            sees the edges of its neighbouring patches: a little of a CNN's locality, which
+            helps on small data sets. The tokens, attention and rollout are unchanged.
+        name: the model's name.
 
-    Returns
-    -------
-    keras.Model
+    Returns:
         A compiled model with one sigmoid output named ``pneumonia``. Its layers are named
         ``shifted_copies`` (with ``shifted_patches=True``), ``patches``,
         ``patch_embedding``, ``class_token`` (with ``pooling="cls"``),
@@ -257,41 +139,30 @@ def build_vit(
         ``block{i}_norm2``, ``block{i}_mlp1``, ``block{i}_mlp2`` (``i`` = 1 .. depth),
         ``final_norm`` and ``pneumonia``.
 
-    Raises
-    ------
-    ViTConfigError
-        an argument is invalid, e.g. the image size is not divisible by ``patch_size``.
+    Raises:
+        ViTConfigError: an argument is invalid, e.g. the image size is not divisible by
+            ``patch_size``.
     """
     input_shape = tuple(int(v) for v in input_shape)
     _check_vit_arguments(
         input_shape, patch_size, dim, depth, heads, mlp_dim, dropout, attention_dropout, pooling
     )
     inputs = keras.Input(shape=input_shape, name="image")
-    x = inputs
-    if shifted_patches:
-        x = ShiftedCopies(max(1, patch_size // 2), name="shifted_copies")(x)
-    x = PatchExtraction(patch_size, name="patches")(x)
-    x = layers.Dense(dim, name="patch_embedding")(x)
+    x = patch_embedding(inputs, patch_size, dim, shifted_patches)
     if pooling == "cls":
         x = ClassToken(name="class_token")(x)
     x = PositionEmbedding(name="position_embedding")(x)
     x = layers.Dropout(dropout, name="embedding_dropout")(x)
     for i in range(1, depth + 1):
-        h = layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_norm1")(x)
-        h, _scores = layers.MultiHeadAttention(
-            num_heads=heads,
-            key_dim=dim // heads,
-            dropout=attention_dropout,
-            name=f"block{i}_attention",
-        )(h, h, return_attention_scores=True)
-        h = layers.Dropout(dropout, name=f"block{i}_dropout1")(h)
-        x = layers.Add(name=f"block{i}_residual1")([x, h])
-        h = layers.LayerNormalization(epsilon=1e-6, name=f"block{i}_norm2")(x)
-        h = layers.Dense(mlp_dim, activation="gelu", name=f"block{i}_mlp1")(h)
-        h = layers.Dropout(dropout, name=f"block{i}_dropout2")(h)
-        h = layers.Dense(dim, name=f"block{i}_mlp2")(h)
-        h = layers.Dropout(dropout, name=f"block{i}_dropout3")(h)
-        x = layers.Add(name=f"block{i}_residual2")([x, h])
+        x = transformer_encoder_block(
+            x,
+            heads,
+            mlp_dim,
+            dropout,
+            f"block{i}",
+            attention_dropout=attention_dropout,
+            residual_dropout=dropout,
+        )
     x = layers.LayerNormalization(epsilon=1e-6, name="final_norm")(x)
     if pooling == "cls":
         x = TakeClassToken(name="take_class_token")(x)
@@ -310,11 +181,9 @@ def build_vit(
 def attention_layer_names(model: keras.Model) -> list[str]:
     """Return the names of a ViT's attention layers, block 1 first.
 
-    Raises
-    ------
-    ViTConfigError
-        the model has no layer named ``block{i}_attention`` (it is not built by
-        :func:`build_vit`).
+    Raises:
+        ViTConfigError: the model has no layer named ``block{i}_attention`` (it is not built
+            by :func:`build_vit`).
     """
     found = []
     for layer in model.layers:
@@ -339,23 +208,16 @@ def attention_scores(
 ) -> list[np.ndarray]:
     """Return the attention weights of a ViT's blocks for some images.
 
-    Parameters
-    ----------
-    model
-        a model built by :func:`build_vit`.
-    images
-        ``(N, H, W, C)`` floats in [0, 1] as the model takes them; ``uint8`` images
-        (``(N, H, W)`` for grey) are scaled by 1/255 first, as the course pipeline does.
-    blocks
-        1-based block numbers; default every block.
-    batch_size
-        images per forward pass.
+    Args:
+        model: a model built by :func:`build_vit`.
+        images: ``(N, H, W, C)`` floats in [0, 1] as the model takes them; ``uint8`` images
+            (``(N, H, W)`` for grey) are scaled by 1/255 first, as the course pipeline does.
+        blocks: 1-based block numbers; default every block.
+        batch_size: images per forward pass.
 
-    Returns
-    -------
-    list of numpy.ndarray
-        one ``(N, heads, tokens, tokens)`` array per block: entry ``[n, h, i, j]`` is how much
-        token ``i`` attends to token ``j`` in head ``h``; every row sums to 1.
+    Returns:
+        one ``(N, heads, tokens, tokens)`` array per block: entry ``[n, h, i, j]`` is how
+        much token ``i`` attends to token ``j`` in head ``h``; every row sums to 1.
     """
     names = attention_layer_names(model)
     if blocks is None:
@@ -381,19 +243,13 @@ def rollout_from_attention(
     rows are renormalised to sum to 1, and the blocks are multiplied, first block on the
     right: ``R = Â_L ··· Â_2 Â_1``.
 
-    Parameters
-    ----------
-    attentions
-        one array per block, ``(N, heads, T, T)`` (or ``(N, T, T)`` with the heads fused),
-        block 1 first; rows are attention distributions.
-    residual
-        weight of the identity (the skip connection), in [0, 1].
-    head_fusion
-        ``"mean"``, ``"max"`` or ``"min"`` over the heads.
+    Args:
+        attentions: one array per block, ``(N, heads, T, T)`` (or ``(N, T, T)`` with the
+            heads fused), block 1 first; rows are attention distributions.
+        residual: weight of the identity (the skip connection), in [0, 1].
+        head_fusion: ``"mean"``, ``"max"`` or ``"min"`` over the heads.
 
-    Returns
-    -------
-    numpy.ndarray
+    Returns:
         ``(N, T, T)``: entry ``[n, i, j]`` is how much of token ``i``'s final state flows
         from input token ``j``. Every row sums to 1.
     """
@@ -435,9 +291,7 @@ def rollout_to_maps(
     equally). Each map is divided by its maximum (an all-zero map stays zero) and every
     patch's value is repeated over its ``patch_size`` × ``patch_size`` pixels.
 
-    Returns
-    -------
-    numpy.ndarray
+    Returns:
         ``(N, grid[0] * patch_size, grid[1] * patch_size)`` in [0, 1].
     """
     rollout = np.asarray(rollout, dtype=np.float64)
@@ -469,20 +323,13 @@ def attention_rollout(
     (:func:`rollout_from_attention`), and the class token's row (or, with mean pooling, the
     mean row) becomes a map over the patches (:func:`rollout_to_maps`).
 
-    Parameters
-    ----------
-    model
-        a model built by :func:`build_vit`.
-    images
-        ``(N, H, W, C)`` floats in [0, 1], or ``uint8`` images (scaled by 1/255).
-    residual, head_fusion
-        see :func:`rollout_from_attention`.
-    batch_size
-        images per forward pass.
+    Args:
+        model: a model built by :func:`build_vit`.
+        images: ``(N, H, W, C)`` floats in [0, 1], or ``uint8`` images (scaled by 1/255).
+        residual, head_fusion: see :func:`rollout_from_attention`.
+        batch_size: images per forward pass.
 
-    Returns
-    -------
-    numpy.ndarray
+    Returns:
         ``(N, H, W)`` maps in [0, 1] (each divided by its maximum); every patch's pixels
         share one value, since the model sees patches, not pixels.
     """
@@ -559,25 +406,19 @@ def build_pretrained_vit(
     size and rescaled to [-1, 1] as the presets expect; the class token's final state feeds
     one sigmoid unit. Every layer is trainable (fine-tuning), so use a small learning rate.
 
-    Parameters
-    ----------
-    input_shape
-        ``(height, width, channels)`` of the course's images.
-    preset
-        a KerasHub ViT preset name, downloaded on first use (about 350 MB for ViT-B/16).
-    dropout
-        dropout before the head.
-    learning_rate, weight_decay
-        AdamW settings for fine-tuning.
-    backbone
-        a ready ``keras_hub.models.ViTBackbone`` to use instead of loading ``preset``
-        (tests pass a tiny one).
+    Args:
+        input_shape: ``(height, width, channels)`` of the course's images.
+        preset: a KerasHub ViT preset name, downloaded on first use (about 350 MB for
+            ViT-B/16).
+        dropout: dropout before the head.
+        learning_rate, weight_decay: AdamW settings for fine-tuning.
+        backbone: a ready ``keras_hub.models.ViTBackbone`` to use instead of loading
+            ``preset`` (tests pass a tiny one).
 
-    Raises
-    ------
-    PretrainedUnavailableError
-        KerasHub is not installed, or the preset cannot be downloaded (for example offline).
-        The message says what to do; the chapters then keep the ViT trained from scratch.
+    Raises:
+        PretrainedUnavailableError: KerasHub is not installed, or the preset cannot be
+            downloaded (for example offline). The message says what to do; the chapters then
+            keep the ViT trained from scratch.
     """
     input_shape = tuple(int(v) for v in input_shape)
     if len(input_shape) != 3:

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import pytest
 
-from pneumo_helpers import models
+from pneumo_helpers import backbones, models
 
 REAL_VGG16 = keras.applications.VGG16
 OFFLINE_MESSAGE = "URL fetch failure on https://storage.googleapis.com/...: None -- offline"
@@ -21,7 +21,7 @@ OFFLINE_MESSAGE = "URL fetch failure on https://storage.googleapis.com/...: None
 def no_forced_weights(monkeypatch):
     """Each test starts without PNEUMO_WEIGHTS and with the warn-once memory empty."""
     monkeypatch.delenv(models.WEIGHTS_ENV, raising=False)
-    monkeypatch.setattr(models, "_WARNED", set())
+    monkeypatch.setattr(backbones, "_WARNED", set())
 
 
 def images(n: int, size: int, channels: int = 1) -> np.ndarray:
@@ -323,3 +323,19 @@ def test_set_batchnorm_momentum_reaches_nested_layers():
     assert model.get_layer("resnet50").get_layer("conv1_bn").momentum == 0.9
     with pytest.raises(models.ModelConfigError, match="momentum"):
         models.set_batchnorm_momentum(model, 1.0)
+
+
+def test_hybrid_stem_batchnorm_momentum_is_a_named_build_parameter():
+    def stem_momenta(model):
+        return {
+            layer.momentum
+            for layer in model.layers
+            if isinstance(layer, keras.layers.BatchNormalization)
+        }
+
+    small = {"stem_filters": (4, 4), "embed_dim": 8, "num_heads": 2, "num_layers": 1}
+    assert stem_momenta(models.build_cnn_transformer_hybrid((8, 8, 1), **small)) == {0.9}
+    chosen = models.build_cnn_transformer_hybrid((8, 8, 1), stem_batchnorm_momentum=0.99, **small)
+    assert stem_momenta(chosen) == {0.99}
+    with pytest.raises(models.ModelConfigError, match="stem_batchnorm_momentum"):
+        models.build_cnn_transformer_hybrid((8, 8, 1), stem_batchnorm_momentum=1.0, **small)
