@@ -37,3 +37,18 @@ def test_docstrings_use_one_style():
         if underlined.search(path.read_text())
     ]
     assert not offenders, f"NumPy-style docstring sections in {offenders}: use Args:/Returns:"
+
+
+def test_every_subpackage_is_in_the_distribution():
+    """Colab installs with pip from git: a sub-package missing from pyproject is missing there."""
+    import ast
+    import re
+
+    # pyproject's one-line packages list (tomllib is not in Python 3.10's standard library).
+    line = re.search(r"^packages\s*=\s*(\[.*\])$", (ROOT / "pyproject.toml").read_text(), re.M)
+    listed = set(ast.literal_eval(line.group(1)))
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for init in (ROOT / "pneumo_helpers").rglob("__init__.py")
+    }
+    assert found <= listed, f"add {sorted(found - listed)} to [tool.setuptools] packages"
