@@ -63,7 +63,6 @@ def test_sweep_runs_every_model_size_and_seed_and_reuses_runs():
         profile,
         fractions=(0.2, 1.0),
         seeds=(0, 1),
-        epochs=2,
         reuse={("a", 1.0, 0): done},
         verbose=False,
     )
@@ -72,7 +71,7 @@ def test_sweep_runs_every_model_size_and_seed_and_reuses_runs():
     assert sorted(table["n_train"].unique()) == [20, 100]
     assert (table["auc"] == 1.0).all()
     assert len(calls) == 7  # the reused run was not trained again
-    assert {epochs for _, epochs, _ in calls} == {2}
+    assert {epochs for _, epochs, _ in calls} == {profile.epochs}  # the profile, untouched
     assert sweep.trained[("a", 1.0, 0)] is done
     assert list(sweep.summary().columns) == [20, 100]
     ax = data_efficiency.plot_data_efficiency(table)
@@ -85,7 +84,6 @@ def test_sweep_runs_every_model_size_and_seed_and_reuses_runs():
         ({"recipes": {}}, "recipes is empty"),
         ({"fractions": (0.5, 1.5)}, "fraction"),
         ({"seeds": ()}, "at least one"),
-        ({"epochs": 0}, "epochs"),
     ],
 )
 def test_sweep_rejects_bad_arguments(kwargs, message):
@@ -121,7 +119,6 @@ def test_equal_updates_sweep_and_verdicts_per_fraction():
         profile,
         fractions=(0.2, 1.0),
         seeds=(0, 1),
-        epochs=1,
         equal_updates=True,
         verbose=False,
     )
