@@ -11,6 +11,10 @@ Writes ``{model: {metric: {"mean", "std", "values"}}}`` for ``auc``, ``accuracy`
 row also carries the ``commit`` it was measured at and one run ``fingerprint`` per seed
 (``pneumo_helpers.recipes.run_fingerprint``), so that the results page can tell a row
 that no longer matches the code.
+
+Each model trains with its benchmark row of the budget table (``pneumo_helpers.budgets``:
+the row named after the model, in the chosen profile), the row the chapters' recipes
+default to.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from pneumo_helpers import config, data, evaluation, recipes  # noqa: E402
+from pneumo_helpers import budgets, config, data, evaluation, recipes  # noqa: E402
 
 METRICS = ("auc", "accuracy", "sensitivity", "specificity", "train_seconds", "params")
 
@@ -42,14 +46,19 @@ def summarise(values: list[float]) -> dict:
 def run_model(name: str, dataset, profile, seeds: list[int], details: dict | None = None) -> dict:
     """Train and evaluate one model once per seed; return its summary.
 
-    When ``details`` is a dict, the starting weights of the runs (for transfer models:
+    Every seed trains with the model's benchmark row of the budget table. When ``details``
+    is a dict, the row and the starting weights of the runs (for transfer models:
     ImageNet, or random because the download failed) are recorded in it.
     """
     per_metric: dict[str, list[float]] = {m: [] for m in METRICS}
     weights: set[str] = set()
     fingerprints: list[str] = []
+    budget = budgets.budget(profile, name)
+    print(f"{name}: budget row {budget.describe()}", flush=True)
+    if details is not None:
+        details["budget"] = budget.training()
     for seed in seeds:
-        trained = recipes.RECIPES[name](dataset, profile, seed=seed)
+        trained = recipes.RECIPES[name](dataset, profile, seed=seed, budget=budget)
         result = trained.result
         if getattr(trained, "weights", None) is not None:
             weights.add(trained.weights.describe())

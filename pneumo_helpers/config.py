@@ -1,6 +1,7 @@
 """Profiles, paths and seeds: the settings every chapter reads once.
 
-Two profiles size every chapter:
+Two profiles size every chapter (their training budgets, model by model, are the table in
+:mod:`pneumo_helpers.budgets`):
 
 * ``quick``: a 2-core laptop CPU or CI; 28 px images and few epochs, minutes per chapter.
 * ``full``: a GPU (e.g. Colab T4); 128 px images and full training (its chapter times
@@ -25,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from . import budgets
+
 PROFILE_ENV = "PNEUMO_PROFILE"
 DATA_DIR_ENV = "PNEUMO_DATA_DIR"
 REHEARSAL_ENV = "PNEUMO_REHEARSAL"
@@ -46,16 +49,21 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Profile:
-    """How large a chapter's run is: image size, epochs, batch size and bootstrap size.
+    """How large a chapter's run is: image size, chapter 2's budget and bootstrap size.
 
-    Attributes
-    ----------
-    name : ``"quick"`` or ``"full"``.
-    image_size : side in pixels of the MedMNIST file the chapters read (28, 64, 128, 224).
-    epochs : maximum training epochs for a chapter's main model (early stopping may end sooner).
-    batch_size : mini-batch size.
-    patience : epochs without a better validation AUC before early stopping.
-    n_bootstrap : bootstrap resamples for confidence intervals.
+    ``epochs``, ``batch_size`` and ``patience`` are those of chapter 2's baseline, read
+    from its row of the budget table (``budgets.budget(name, "baseline_cnn")``): they are
+    the defaults of :func:`pneumo_helpers.training.fit` and of the chapters' own data
+    pipelines. Every recipe reads its own row instead.
+
+    Attributes:
+        name: ``"quick"`` or ``"full"``.
+        image_size: side in pixels of the MedMNIST file the chapters read (28, 64, 128, 224).
+        epochs: maximum training epochs of chapter 2's baseline (early stopping may end
+            sooner).
+        batch_size: mini-batch size.
+        patience: epochs without a better validation value before early stopping.
+        n_bootstrap: bootstrap resamples for confidence intervals.
     """
 
     name: str
@@ -70,13 +78,21 @@ class Profile:
         return asdict(self)
 
 
+def _profile_from_table(name: str, image_size: int, n_bootstrap: int) -> Profile:
+    baseline = budgets.budget(name, "baseline_cnn")
+    return Profile(
+        name=name,
+        image_size=image_size,
+        epochs=baseline.epochs,
+        batch_size=baseline.batch_size,
+        patience=baseline.patience,
+        n_bootstrap=n_bootstrap,
+    )
+
+
 PROFILES: dict[str, Profile] = {
-    "quick": Profile(
-        name="quick", image_size=28, epochs=20, batch_size=64, patience=6, n_bootstrap=500
-    ),
-    "full": Profile(
-        name="full", image_size=128, epochs=30, batch_size=64, patience=6, n_bootstrap=2000
-    ),
+    "quick": _profile_from_table("quick", image_size=28, n_bootstrap=500),
+    "full": _profile_from_table("full", image_size=128, n_bootstrap=2000),
 }
 
 

@@ -107,21 +107,23 @@ def data_efficiency_sweep(
     fractions: Sequence[float] = (0.1, 0.3, 1.0),
     seeds: Sequence[int] = (0,),
     *,
-    epochs: int | None = None,
     reuse: Mapping[tuple[str, float, int], object] | None = None,
     equal_updates: bool = False,
     verbose: bool = True,
 ) -> SweepResult:
     """Train every recipe on every share of the training split and score it on the test split.
 
+    Each recipe trains with its budget row (:mod:`pneumo_helpers.budgets`); for a shorter
+    sweep, bind a shorter row, e.g. ``functools.partial(recipes.train_baseline_cnn,
+    budget=budgets.budget(profile, "baseline_cnn_sweep"))``.
+
     Args:
         recipes: ``{"name": recipe}``, e.g. ``{"baseline_cnn":
             recipes.train_baseline_cnn}``.
         dataset: the full data set; its validation and test splits are used as they are.
-        profile: the profile the recipes read (image size, batch size, epochs, patience).
+        profile: the profile the recipes read.
         fractions: shares of the training split, each in (0, 1].
         seeds: one run per seed; a seed fixes both the subset and the training.
-        epochs: when given, replaces ``profile.epochs`` for every run (a shorter sweep).
         reuse: runs already trained with the same recipe and settings, keyed by ``(name,
             fraction, seed)``; they are evaluated, not trained again.
         equal_updates: repeat every subset to the full split's size
@@ -141,10 +143,6 @@ def data_efficiency_sweep(
     for fraction in fractions:
         if not 0.0 < fraction <= 1.0:
             raise SweepError(f"every fraction must be in (0, 1], got {fraction!r}.")
-    if epochs is not None:
-        if epochs < 1:
-            raise SweepError(f"epochs must be at least 1, got {epochs}.")
-        profile = dataclasses.replace(profile, epochs=int(epochs))
     reuse = dict(reuse or {})
     rows, trained, test_scores = [], {}, {}
     for seed in seeds:
@@ -153,12 +151,14 @@ def data_efficiency_sweep(
             n_train = len(subset.train.labels)
             if equal_updates and fraction < 1.0:
                 subset = repeat_to_size(subset, len(dataset.train.labels), seed)
-            steps_per_epoch = -(-len(subset.train.labels) // profile.batch_size)
             for name, recipe in recipes.items():
                 key = (name, float(fraction), int(seed))
                 run = reuse.get(key)
                 if run is None:
                     run = recipe(subset, profile, seed=int(seed), verbose=0)
+                row = getattr(run, "budget", None)  # the run's budget row, when it has one
+                batch_size = row.batch_size if row is not None else profile.batch_size
+                steps_per_epoch = -(-len(subset.train.labels) // batch_size)
                 model = run.result.model
                 val_scores = evaluation.predict_scores(model, run.val_data)
                 threshold = evaluation.choose_threshold(dataset.val.labels, val_scores, "youden")

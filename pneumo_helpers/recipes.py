@@ -8,7 +8,6 @@ benchmark (``benchmarks/run.py``) calls the recipes so that both measure the sam
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import io
 import json
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config, data, evaluation, models, training
+from . import budgets, config, data, evaluation, models, training
 
 
 @dataclass
@@ -30,13 +29,42 @@ class Trained:
     """A trained model with the validation and test datasets it is evaluated on.
 
     ``weights`` records which weights a transfer model started from (None for models
-    without a pretrained part).
+    without a pretrained part); ``budget`` is the budget row it trained with.
     """
 
     result: training.TrainingResult
     val_data: object
     test_data: object
     weights: models.WeightsInfo | None = field(default=None)
+    budget: budgets.Budget | None = field(default=None)
+
+
+class RecipeError(ValueError):
+    """A recipe was called with a budget or profile it cannot train with."""
+
+
+def budget_row(name: str, profile: config.Profile, budget: budgets.Budget | None) -> budgets.Budget:
+    """Return the budget row a recipe trains with: ``budget``, or the benchmark's row of ``name``.
+
+    Raises:
+        RecipeError: the row belongs to another model, or ``profile.epochs`` was changed
+            (recipes read epochs from their row, not from the profile).
+    """
+    if budget is None:
+        budget = budgets.budget(profile, name)
+    if budget.model != name:
+        raise RecipeError(
+            f"budget row {budget.use!r} is for {budget.model!r}, not {name!r}: pass a row of "
+            f"{name!r} from pneumo_helpers.budgets."
+        )
+    table_epochs = config.PROFILES[profile.name].epochs
+    if profile.epochs not in (table_epochs, config.REHEARSAL_EPOCHS):
+        raise RecipeError(
+            f"profile.epochs is {profile.epochs}, not the profile's {table_epochs}: recipes read "
+            "their epochs from their budget row. Pass budget=budgets.budget(profile, row) "
+            "(or a row changed with dataclasses.replace) instead of changing the profile."
+        )
+    return budget
 
 
 def standard_datasets(
@@ -46,104 +74,74 @@ def standard_datasets(
     channels: int = 1,
     image_size: int | None = None,
     augment: bool | float = True,
+    batch_size: int | None = None,
 ):
-    """Return the course's train (shuffled, augmented), validation and test datasets."""
+    """Return the course's train (shuffled, augmented), validation and test datasets.
+
+    ``batch_size`` defaults to the profile's; a recipe passes its budget row's.
+    """
     size = image_size or dataset.size
-    common = {"image_size": size, "channels": channels, "batch_size": profile.batch_size}
+    batch = batch_size or profile.batch_size
+    common = {"image_size": size, "channels": channels, "batch_size": batch}
     train = data.make_dataset(*dataset.train, shuffle=True, augment=augment, seed=seed, **common)
     val = data.make_dataset(*dataset.val, **common)
     test = data.make_dataset(*dataset.test, **common)
     return train, val, test
 
 
-def train_baseline_cnn(
-    dataset: data.PneumoniaMNIST, profile: config.Profile, seed: int = 42, verbose: int = 0
-) -> Trained:
-    """Train the baseline CNN the way chapter 2 does.
-
-    Early stopping watches the validation *loss*: the validation AUC of this model
-    saturates near 0.99 within a few epochs, so its maximum is picked among noise, while
-    the loss keeps ranking epochs by how confident and right the model is.
-    """
-    config.set_seed(seed)
-    train, val, test = standard_datasets(dataset, profile, seed)
-    # BatchNorm's moving statistics average over ~1/(1 - momentum) steps. A run of a few
-    # epochs (the data-efficiency sweep) needs them to catch up faster than a full run.
-    momentum = 0.9 if profile.epochs < 10 else 0.99
-    model = models.build_baseline_cnn(
-        input_shape=(dataset.size, dataset.size, 1), batchnorm_momentum=momentum
-    )
-    result = training.fit(
+def fit_with_budget(
+    model, train, val, budget: budgets.Budget, train_labels, verbose: int = 0, **options
+) -> training.TrainingResult:
+    """Train ``model`` for the row's epochs, with its patience, monitor and schedule."""
+    return training.fit(
         model,
         train,
         val,
-        epochs=profile.epochs,
-        patience=profile.patience,
-        train_labels=dataset.train.labels,
-        monitor="val_loss",
+        epochs=budget.epochs,
+        patience=budget.patience,
+        monitor=budget.monitor,
+        reduce_lr=budget.schedule == "plateau",
+        train_labels=train_labels,
         verbose=verbose,
+        **options,
     )
-    return Trained(result, val, test)
+
+
+def train_baseline_cnn(
+    dataset: data.PneumoniaMNIST,
+    profile: config.Profile,
+    seed: int = 42,
+    verbose: int = 0,
+    *,
+    budget: budgets.Budget | None = None,
+) -> Trained:
+    """Train the baseline CNN the way chapter 2 does, with its budget row.
+
+    ``budget`` defaults to the ``"baseline_cnn"`` row of the profile (chapter 2 and the
+    benchmark); a chapter that trains a shorter run names its own row.
+    """
+    budget = budget_row("baseline_cnn", profile, budget)
+    config.set_seed(seed)
+    train, val, test = standard_datasets(
+        dataset, profile, seed, augment=budget.augment, batch_size=budget.batch_size
+    )
+    model = models.build_baseline_cnn(
+        input_shape=(dataset.size, dataset.size, 1),
+        learning_rate=budget.learning_rate,
+        weight_decay=budget.weight_decay,
+        batchnorm_momentum=budget.batchnorm_momentum,  # stated by the row, by name
+    )
+    result = fit_with_budget(model, train, val, budget, dataset.train.labels, verbose)
+    return Trained(result, val, test, budget=budget)
 
 
 # --------------------------------------------------------------------------------------
 # Transfer learning: feature extraction then fine-tuning, or training from scratch
 # --------------------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class TransferPlan:
-    """How a transfer model trains in one profile, for either kind of starting weights.
-
-    With pretrained (ImageNet) weights: ``head_epochs`` of feature extraction (frozen
-    backbone, only the head learns, at ``head_learning_rate``), then ``fine_tune_epochs``
-    with the backbone trainable from ``fine_tune_from`` on at the lower
-    ``fine_tune_learning_rate`` (BatchNorm frozen). With random weights (offline), freezing
-    random features would be pointless: the whole network trains from scratch for
-    ``scratch_epochs`` at ``scratch_learning_rate``, with BatchNorm's moving statistics
-    following the weights closely (``scratch_batchnorm_momentum``). ``batch_size`` (None:
-    the profile's) trades steps per epoch against time per step; ``augment`` scales the
-    strength of the course's radiograph augmentation.
-    """
-
-    head_epochs: int
-    head_learning_rate: float
-    fine_tune_epochs: int
-    fine_tune_learning_rate: float
-    fine_tune_from: str
-    scratch_epochs: int
-    scratch_learning_rate: float
-    resize_to: int | None = None
-    batch_size: int | None = None
-    scratch_batchnorm_momentum: float = 0.9
-    augment: float = 1.0
-
-
-#: Plans per model and profile. Quick: a 2-core CPU at 28 px (resized to 32 px);
-#: full: a GPU with the 128 px images.
-TRANSFER_PLANS: dict[str, dict[str, TransferPlan]] = {
-    "vgg16_transfer": {
-        "quick": TransferPlan(2, 1e-3, 2, 1e-5, "block5_conv1", 4, 1e-4, augment=2.0),
-        "full": TransferPlan(5, 1e-3, 10, 1e-5, "block5_conv1", 20, 1e-4, augment=2.0),
-    },
-    "resnet50_hybrid": {
-        "quick": TransferPlan(2, 1e-3, 2, 1e-5, "conv5_block1_1_conv", 4, 1e-3, batch_size=32),
-        "full": TransferPlan(5, 1e-3, 10, 1e-5, "conv5_block1_1_conv", 20, 1e-3, batch_size=32),
-    },
-}
-
 _BUILDERS: dict[str, Callable[..., object]] = {
     "vgg16_transfer": models.build_vgg16_transfer,
     "resnet50_hybrid": models.build_resnet50_hybrid,
-}
-
-#: Shorter budgets for the chapters in the quick profile, where chapters 3 and 4 together
-#: must run in a few minutes on a laptop CPU. The benchmark (and the full profile) train
-#: the plans above; :func:`chapter_options` turns these into recipe arguments.
-CHAPTER_EPOCHS: dict[str, dict[str, int]] = {
-    "vgg16_transfer": {"quick": 2},
-    "resnet50_hybrid": {"quick": 2},
-    "cnn_transformer_hybrid": {"quick": 6},
 }
 
 
@@ -174,47 +172,70 @@ def train_transfer(
     verbose: int = 0,
     *,
     weights: str | None = "imagenet",
-    plan: TransferPlan | None = None,
+    budget: budgets.Budget | None = None,
     **build_options,
 ) -> Trained:
-    """Train ``vgg16_transfer`` or ``resnet50_hybrid`` following its :class:`TransferPlan`.
+    """Train ``vgg16_transfer`` or ``resnet50_hybrid`` following its budget row.
 
-    Pretrained weights: feature extraction, then fine-tuning of the top of the backbone
-    (:func:`pneumo_helpers.models.unfreeze`). Random weights: training from scratch.
+    Pretrained weights: feature extraction for ``head_epochs``, then fine-tuning of the
+    top of the backbone (:func:`pneumo_helpers.models.unfreeze`) for ``fine_tune_epochs``.
+    Random weights: the whole network trains from scratch for ``epochs``.
 
     Args:
         name: ``"vgg16_transfer"`` or ``"resnet50_hybrid"``.
-        dataset, profile, seed, verbose: as for every recipe.
+        dataset: the data set.
+        profile: the active profile.
+        seed: the run's seed.
+        verbose: Keras verbosity.
         weights: ``"imagenet"`` (random with a warning when it cannot be downloaded) or None.
-        plan: epochs and learning rates; default ``TRANSFER_PLANS[name][profile.name]``.
-        build_options: passed to the builder (e.g. ``pooling="flatten"``).
+        budget: the budget row; default the benchmark's row of ``name``.
+        **build_options: passed to the builder (e.g. ``pooling="flatten"``).
+
+    Returns:
+        The trained model, its datasets, its starting weights and its row.
     """
-    plan = plan or TRANSFER_PLANS[name][profile.name]
+    budget = budget_row(name, profile, budget)
     config.set_seed(seed)
-    if plan.batch_size:
-        profile = dataclasses.replace(profile, batch_size=plan.batch_size)
-    train, val, test = standard_datasets(dataset, profile, seed, augment=plan.augment)
+    train, val, test = standard_datasets(
+        dataset, profile, seed, augment=budget.augment, batch_size=budget.batch_size
+    )
     shape = (dataset.size, dataset.size, 1)
-    build_options.setdefault("resize_to", plan.resize_to)
-    model = _BUILDERS[name](shape, weights, learning_rate=plan.head_learning_rate, **build_options)
+    build_options.setdefault("resize_to", budget.resize_to)
+    model = _BUILDERS[name](
+        shape, weights, learning_rate=budget.head_learning_rate, **build_options
+    )
     info = models.weights_info(model)
-    common = {
-        "patience": profile.patience,
-        "train_labels": dataset.train.labels,
-        "verbose": verbose,
-    }
+    labels = dataset.train.labels
     if info.pretrained:
-        head = training.fit(model, train, val, epochs=plan.head_epochs, **common)
-        models.unfreeze(model, plan.fine_tune_from, learning_rate=plan.fine_tune_learning_rate)
-        tuned = training.fit(model, train, val, epochs=plan.fine_tune_epochs, **common)
+        head = training.fit(
+            model,
+            train,
+            val,
+            epochs=budget.head_epochs,
+            patience=budget.patience,
+            monitor=budget.monitor,
+            train_labels=labels,
+            verbose=verbose,
+        )
+        models.unfreeze(model, budget.fine_tune_from, learning_rate=budget.fine_tune_learning_rate)
+        tuned = training.fit(
+            model,
+            train,
+            val,
+            epochs=budget.fine_tune_epochs,
+            patience=budget.patience,
+            monitor=budget.monitor,
+            train_labels=labels,
+            verbose=verbose,
+        )
         result = chain_results(head, tuned)
     else:
         # The builder left a random backbone trainable, BatchNorm included: from scratch,
-        # BatchNorm must learn its statistics, and quickly in a short schedule.
-        models.set_batchnorm_momentum(model, plan.scratch_batchnorm_momentum)
-        models.compile_binary(model, plan.scratch_learning_rate)
-        result = training.fit(model, train, val, epochs=plan.scratch_epochs, **common)
-    return Trained(result, val, test, weights=info)
+        # BatchNorm must learn its statistics, as fast as the row's momentum says.
+        models.set_batchnorm_momentum(model, budget.batchnorm_momentum)
+        models.compile_binary(model, budget.learning_rate, budget.weight_decay)
+        result = fit_with_budget(model, train, val, budget, labels, verbose)
+    return Trained(result, val, test, weights=info, budget=budget)
 
 
 def train_vgg16_transfer(
@@ -250,38 +271,72 @@ def hybrid_stem_filters(image_size: int) -> tuple[int, ...]:
     return (32, 64, 128, 128, 128, 128)[:blocks]
 
 
-#: Epochs of the CNN-transformer hybrid per profile.
-HYBRID_EPOCHS = {"quick": 8, "full": 30}
-
-
 def train_cnn_transformer_hybrid(
     dataset: data.PneumoniaMNIST,
     profile: config.Profile,
     seed: int = 42,
     verbose: int = 0,
     *,
-    epochs: int | None = None,
+    budget: budgets.Budget | None = None,
     **build_options,
 ) -> Trained:
     """Train the CNN-transformer hybrid (convolutional stem, transformer encoder) of chapter 4.
 
-    ``epochs`` defaults to ``HYBRID_EPOCHS[profile.name]``; ``build_options`` go to
-    :func:`pneumo_helpers.models.build_cnn_transformer_hybrid`.
+    ``budget`` defaults to the benchmark's ``"cnn_transformer_hybrid"`` row;
+    ``build_options`` go to :func:`pneumo_helpers.models.build_cnn_transformer_hybrid`.
     """
+    budget = budget_row("cnn_transformer_hybrid", profile, budget)
     config.set_seed(seed)
-    train, val, test = standard_datasets(dataset, profile, seed)
+    train, val, test = standard_datasets(
+        dataset, profile, seed, augment=budget.augment, batch_size=budget.batch_size
+    )
     build_options.setdefault("stem_filters", hybrid_stem_filters(dataset.size))
     model = models.build_cnn_transformer_hybrid((dataset.size, dataset.size, 1), **build_options)
-    result = training.fit(
-        model,
-        train,
-        val,
-        epochs=epochs or HYBRID_EPOCHS[profile.name],
-        patience=profile.patience,
-        train_labels=dataset.train.labels,
-        verbose=verbose,
+    if budget.batchnorm_momentum is not None:
+        models.set_batchnorm_momentum(model, budget.batchnorm_momentum)
+    models.compile_binary(model, budget.learning_rate, budget.weight_decay)
+    result = fit_with_budget(model, train, val, budget, dataset.train.labels, verbose)
+    return Trained(result, val, test, weights=models.weights_info(model), budget=budget)
+
+
+def train_vit(
+    dataset: data.PneumoniaMNIST,
+    profile: config.Profile,
+    seed: int = 42,
+    verbose: int = 0,
+    *,
+    budget: budgets.Budget | None = None,
+) -> Trained:
+    """Train the Vision Transformer the way chapter 5 does: from scratch, warm-up + cosine.
+
+    ``budget`` defaults to the benchmark's ``"vit"`` row; the learning-rate schedule ends
+    with the row's last epoch.
+    """
+    from . import vit
+
+    budget = budget_row("vit", profile, budget)
+    config.set_seed(seed)
+    train, val, test = standard_datasets(
+        dataset, profile, seed, augment=budget.augment, batch_size=budget.batch_size
     )
-    return Trained(result, val, test, weights=models.weights_info(model))
+    patch_size = 4 if dataset.size <= 32 else 8 if dataset.size <= 128 else 16
+    epochs = config.budget(budget.epochs)  # the schedule ends where training ends
+    steps_per_epoch = -(-len(dataset.train.labels) // budget.batch_size)
+    total_steps = steps_per_epoch * epochs
+    schedule = vit.warmup_cosine_schedule(
+        budget.learning_rate,
+        total_steps=total_steps,
+        warmup_steps=min(steps_per_epoch, total_steps // 4),
+    )
+    model = vit.build_vit(
+        input_shape=(dataset.size, dataset.size, 1),
+        patch_size=patch_size,
+        shifted_patches=True,  # each token also sees its neighbours' edges: better on small data
+        learning_rate=schedule,
+        weight_decay=budget.weight_decay,
+    )
+    result = fit_with_budget(model, train, val, budget, dataset.train.labels, verbose)
+    return Trained(result, val, test, budget=budget)
 
 
 RECIPES: dict[str, Callable[..., Trained]] = {
@@ -289,73 +344,21 @@ RECIPES: dict[str, Callable[..., Trained]] = {
     "vgg16_transfer": train_vgg16_transfer,
     "resnet50_hybrid": train_resnet50_hybrid,
     "cnn_transformer_hybrid": train_cnn_transformer_hybrid,
+    "vit": train_vit,
 }
 
 
-#: The ViT's epochs are capped in the quick profile, so that it trains in about two minutes
-#: on a 2-core CPU; its learning-rate schedule is set to end with the last epoch.
-VIT_EPOCH_CAP = {"quick": 10}
-
-
-def train_vit(
-    dataset: data.PneumoniaMNIST, profile: config.Profile, seed: int = 42, verbose: int = 0
-) -> Trained:
-    """Train the Vision Transformer the way chapter 5 does: from scratch, warm-up + cosine."""
-    from . import vit
-
-    config.set_seed(seed)
-    # Twice the baseline's light augmentation: a ViT has no built-in locality or
-    # translation equivariance, so it needs more varied data to learn them.
-    train, val, test = standard_datasets(dataset, profile, seed, augment=2.0)
-    patch_size = 4 if dataset.size <= 32 else 8 if dataset.size <= 128 else 16
-    epochs = min(profile.epochs, VIT_EPOCH_CAP.get(profile.name, profile.epochs))
-    steps_per_epoch = -(-len(dataset.train.labels) // profile.batch_size)
-    total_steps = steps_per_epoch * epochs
-    schedule = vit.warmup_cosine_schedule(
-        1e-3, total_steps=total_steps, warmup_steps=min(steps_per_epoch, total_steps // 4)
-    )
-    model = vit.build_vit(
-        input_shape=(dataset.size, dataset.size, 1),
-        patch_size=patch_size,
-        shifted_patches=True,  # each token also sees its neighbours' edges: better on small data
-        learning_rate=schedule,
-    )
-    result = training.fit(
-        model,
-        train,
-        val,
-        epochs=epochs,
-        patience=epochs,  # the schedule decides the length; fit keeps the best epoch
-        train_labels=dataset.train.labels,
-        reduce_lr=False,  # the schedule sets the learning rate
-        verbose=verbose,
-    )
-    return Trained(result, val, test)
-
-
-RECIPES["vit"] = train_vit
-
-
 def chapter_options(name: str, profile: config.Profile) -> dict:
-    """Return the recipe arguments a chapter uses for ``name``: its budget, if shorter.
+    """Return the recipe arguments chapters 3 and 4 use for ``name``: its chapter row, if shorter.
 
-    Empty (the recipe's defaults, as the benchmark trains) unless :data:`CHAPTER_EPOCHS`
-    sets a budget for the profile. For a transfer model the budget caps training from
-    scratch and both phases of fine-tuning.
+    Empty (the benchmark's row, the recipe's default) unless the profile's table holds a
+    ``<name>_chapter`` row that trains differently (:func:`pneumo_helpers.budgets.differences`).
     """
-    epochs = CHAPTER_EPOCHS.get(name, {}).get(profile.name)
-    if epochs is None:
+    rows = budgets.BUDGETS[profile.name]
+    chapter = rows.get(f"{name}_chapter")
+    if chapter is None or not budgets.differences(chapter, rows[name]):
         return {}
-    if name in TRANSFER_PLANS:
-        plan = TRANSFER_PLANS[name][profile.name]
-        shorter = dataclasses.replace(
-            plan,
-            scratch_epochs=min(plan.scratch_epochs, epochs),
-            head_epochs=min(plan.head_epochs, max(1, epochs // 2)),
-            fine_tune_epochs=min(plan.fine_tune_epochs, max(1, epochs - epochs // 2)),
-        )
-        return {"plan": shorter}
-    return {"epochs": epochs}
+    return {"budget": chapter}
 
 
 # --------------------------------------------------------------------------------------
@@ -370,19 +373,18 @@ class ModelRun:
     Chapter 4 compares every model of the course; it reads the runs that earlier chapters
     saved (:func:`save_run`) instead of training them again.
 
-    Attributes
-    ----------
-    name : the recipe's name, e.g. ``"vgg16_transfer"``.
-    val_scores, test_scores : pneumonia scores on the validation and test splits.
-    params : number of parameters.
-    train_seconds : wall-clock training time.
-    epochs_run : epochs trained.
-    predict_ms : milliseconds per X-ray to score the test split (batch inference).
-    weights : which weights the model started from, in words.
-    pretrained : whether those were pretrained weights.
-    profile, seed, image_size : how it was trained.
-    fingerprint : identifies the code, data and settings; a run whose fingerprint
-        differs from the current one is stale and trained again.
+    Attributes:
+        name: the recipe's name, e.g. ``"vgg16_transfer"``.
+        val_scores, test_scores: pneumonia scores on the validation and test splits.
+        params: number of parameters.
+        train_seconds: wall-clock training time.
+        epochs_run: epochs trained.
+        predict_ms: milliseconds per X-ray to score the test split (batch inference).
+        weights: which weights the model started from, in words.
+        pretrained: whether those were pretrained weights.
+        profile, seed, image_size: how it was trained.
+        fingerprint: identifies the code, data and settings; a run whose fingerprint differs
+            from the current one is stale and trained again.
     """
 
     name: str

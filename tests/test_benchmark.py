@@ -99,17 +99,19 @@ def test_rows_carry_the_commit_and_one_fingerprint_per_seed(bench, tmp_path, mon
         )
 
     dataset = data.PneumoniaMNIST(split(32), split(16), split(16), size=8, path=tmp_path)
-    monkeypatch.setitem(recipes.RECIPES, "tiny", _tiny_recipe)
-    summary = bench.run_model("tiny", dataset, config_quick(), [0, 1])
+    monkeypatch.setitem(recipes.RECIPES, "baseline_cnn", _tiny_recipe)  # its budget row
+    summary = bench.run_model("baseline_cnn", dataset, config_quick(), [0, 1])
     assert summary["fingerprints"] == [
-        recipes.run_fingerprint("tiny", dataset, config_quick(), seed) for seed in (0, 1)
+        recipes.run_fingerprint("baseline_cnn", dataset, config_quick(), seed) for seed in (0, 1)
     ]
     assert all(
-        recipes.is_current("tiny", dataset, config_quick(), s, f)
+        recipes.is_current("baseline_cnn", dataset, config_quick(), s, f)
         for s, f in zip((0, 1), summary["fingerprints"], strict=True)
     )
-    assert not recipes.is_current("tiny", dataset, config_quick(), 1, summary["fingerprints"][0])
-    assert not recipes.is_current("tiny", dataset, config_quick(), 0, None)
+    assert not recipes.is_current(
+        "baseline_cnn", dataset, config_quick(), 1, summary["fingerprints"][0]
+    )
+    assert not recipes.is_current("baseline_cnn", dataset, config_quick(), 0, None)
     head = subprocess.run(
         ["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, capture_output=True, text=True
     )
@@ -118,8 +120,8 @@ def test_rows_carry_the_commit_and_one_fingerprint_per_seed(bench, tmp_path, mon
     assert bench.current_commit(tmp_path) is None  # not a checkout
     out = tmp_path / "results.json"
     run = {"profile": "quick", "seeds": [0, 1], "date": "2026-01-01", "machine": "test"}
-    bench.write_results({"tiny": summary}, run, out)
-    assert json.loads(out.read_text())["tiny"]["fingerprints"] == summary["fingerprints"]
+    bench.write_results({"baseline_cnn": summary}, run, out)
+    assert json.loads(out.read_text())["baseline_cnn"]["fingerprints"] == summary["fingerprints"]
 
 
 def config_quick():
@@ -128,7 +130,7 @@ def config_quick():
     return config.profile("quick")
 
 
-def _tiny_recipe(dataset, profile, seed=0, verbose=0):
+def _tiny_recipe(dataset, profile, seed=0, verbose=0, budget=None):
     from pneumo_helpers import models, recipes, training
 
     train, val, test = recipes.standard_datasets(dataset, profile, seed, augment=False)

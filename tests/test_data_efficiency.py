@@ -70,13 +70,13 @@ def test_sweep_runs_every_model_size_and_seed_and_reuses_runs():
     dataset, calls = _dataset(100), []
     profile = config.PROFILES["quick"]
     done = _recipe([])(dataset, profile, seed=0)
-    sweep = _two_model_sweep(dataset, calls, epochs=2, reuse={("a", 1.0, 0): done})
+    sweep = _two_model_sweep(dataset, calls, reuse={("a", 1.0, 0): done})
     table = sweep.table
     assert len(table) == 2 * 2 * 2
     assert sorted(table["n_train"].unique()) == [20, 100]
     assert (table["auc"] == 1.0).all()
     assert len(calls) == 7  # the reused run was not trained again
-    assert {epochs for _, epochs, _ in calls} == {2}
+    assert {epochs for _, epochs, _ in calls} == {profile.epochs}  # the profile, untouched
     assert sweep.trained[("a", 1.0, 0)] is done
     assert list(sweep.summary().columns) == [20, 100]
     ax = data_efficiency.plot_data_efficiency(table)
@@ -89,7 +89,6 @@ def test_sweep_runs_every_model_size_and_seed_and_reuses_runs():
         ({"recipes": {}}, "recipes is empty"),
         ({"fractions": (0.5, 1.5)}, "fraction"),
         ({"seeds": ()}, "at least one"),
-        ({"epochs": 0}, "epochs"),
     ],
 )
 def test_sweep_rejects_bad_arguments(kwargs, message):
@@ -118,7 +117,7 @@ def test_repeat_to_size_keeps_every_xray_and_the_class_balance():
 
 def test_equal_updates_sweep_and_verdicts_per_fraction():
     dataset, calls = _dataset(100), []
-    sweep = _two_model_sweep(dataset, calls, epochs=1, equal_updates=True)
+    sweep = _two_model_sweep(dataset, calls, equal_updates=True)
     assert {n for n, _, _ in calls} == {100}  # every run trains on 100 rows
     assert sorted(sweep.table["n_train"].unique()) == [20, 100]  # distinct X-rays
     assert sweep.table["updates"].nunique() == 1

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pneumo_helpers import config, data, evaluation, models, recipes, training
+from pneumo_helpers import budgets, config, data, evaluation, models, recipes, training
 
 QUICK = config.profile("quick")
 
@@ -53,20 +53,23 @@ def tiny_transfer_builder(pretrained: bool):
     return build
 
 
-PLAN = recipes.TransferPlan(
+PLAN = dataclasses.replace(
+    budgets.budget(QUICK, "vgg16_transfer"),
+    use="vgg16_transfer_test",
     head_epochs=1,
     head_learning_rate=1e-3,
     fine_tune_epochs=2,
     fine_tune_learning_rate=1e-5,
     fine_tune_from="block5_conv1",
-    scratch_epochs=2,
-    scratch_learning_rate=3e-4,
+    epochs=2,
+    learning_rate=3e-4,
+    batchnorm_momentum=0.8,
 )
 
 
 def test_pretrained_weights_mean_feature_extraction_then_fine_tuning(monkeypatch):
     monkeypatch.setitem(recipes._BUILDERS, "vgg16_transfer", tiny_transfer_builder(True))
-    trained = recipes.train_vgg16_transfer(tiny_dataset(), QUICK, seed=0, plan=PLAN)
+    trained = recipes.train_vgg16_transfer(tiny_dataset(), QUICK, seed=0, budget=PLAN)
     result, model = trained.result, trained.result.model
     assert trained.weights.pretrained
     assert result.epochs_run == PLAN.head_epochs + PLAN.fine_tune_epochs
@@ -80,20 +83,21 @@ def test_pretrained_weights_mean_feature_extraction_then_fine_tuning(monkeypatch
 
 def test_random_weights_mean_training_everything_from_scratch(monkeypatch):
     monkeypatch.setitem(recipes._BUILDERS, "vgg16_transfer", tiny_transfer_builder(False))
-    trained = recipes.train_vgg16_transfer(tiny_dataset(), QUICK, seed=0, plan=PLAN)
+    trained = recipes.train_vgg16_transfer(tiny_dataset(), QUICK, seed=0, budget=PLAN)
     model = trained.result.model
     assert not trained.weights.pretrained
-    assert trained.result.epochs_run == PLAN.scratch_epochs
+    assert trained.result.epochs_run == PLAN.epochs
     assert all(layer.trainable for layer in model.get_layer("vgg16").layers)
-    assert float(model.optimizer.learning_rate) == pytest.approx(PLAN.scratch_learning_rate)
+    assert float(model.optimizer.learning_rate) == pytest.approx(PLAN.learning_rate)
     bn = model.get_layer("vgg16").get_layer("block4_bn")
-    assert bn.momentum == pytest.approx(PLAN.scratch_batchnorm_momentum)
+    assert bn.momentum == pytest.approx(PLAN.batchnorm_momentum)
+    assert trained.budget == PLAN
 
 
-def test_a_plan_can_set_its_own_batch_size(monkeypatch):
+def test_a_budget_row_sets_the_batch_size(monkeypatch):
     monkeypatch.setitem(recipes._BUILDERS, "vgg16_transfer", tiny_transfer_builder(False))
-    plan = dataclasses.replace(PLAN, scratch_epochs=1, batch_size=8)
-    trained = recipes.train_vgg16_transfer(tiny_dataset(), QUICK, seed=0, plan=plan)
+    plan = dataclasses.replace(PLAN, epochs=1, batch_size=8)
+    trained = recipes.train_vgg16_transfer(tiny_dataset(), QUICK, seed=0, budget=plan)
     images, _ = next(iter(trained.val_data))
     assert images.shape[0] == 8
 
@@ -112,22 +116,36 @@ def test_chain_results_joins_two_phases():
     assert joined.model == "model"
 
 
-def test_every_course_model_has_a_recipe_and_a_plan():
+def test_every_course_model_has_a_recipe_and_a_budget_row_in_every_profile():
     assert {"baseline_cnn", "vgg16_transfer", "resnet50_hybrid", "cnn_transformer_hybrid"} <= set(
         recipes.RECIPES
     )
-    for name, plans in recipes.TRANSFER_PLANS.items():
-        assert set(plans) == set(config.PROFILES), name
+    for profile in config.PROFILES:
+        for name in recipes.RECIPES:
+            assert budgets.budget(profile, name).model == name
 
 
-def test_cnn_transformer_hybrid_recipe_trains(monkeypatch):
-    monkeypatch.setitem(recipes.HYBRID_EPOCHS, "quick", 1)
+def test_cnn_transformer_hybrid_recipe_trains():
+    row = dataclasses.replace(budgets.budget(QUICK, "cnn_transformer_hybrid"), epochs=1)
     trained = recipes.train_cnn_transformer_hybrid(
-        tiny_dataset(), QUICK, seed=0, embed_dim=8, num_heads=2, num_layers=1, stem_filters=(4,)
+        tiny_dataset(),
+        QUICK,
+        seed=0,
+        budget=row,
+        embed_dim=8,
+        num_heads=2,
+        num_layers=1,
+        stem_filters=(4,),
     )
     assert trained.result.epochs_run == 1
     assert trained.result.model.get_layer("tokens").output.shape == (None, 64, 8)
     assert not trained.weights.pretrained
+    momenta = {
+        layer.momentum
+        for layer in trained.result.model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
+    assert momenta == {row.batchnorm_momentum}
 
 
 # ------------------------------------------------------------------ saved runs
@@ -299,16 +317,15 @@ def test_hybrid_stem_pools_until_the_grid_is_about_8x8(size, grid):
 
 def test_chapter_options_shorten_the_quick_profile_only():
     full = config.profile("full")
-    vgg = recipes.chapter_options("vgg16_transfer", QUICK)["plan"]
-    benchmark = recipes.TRANSFER_PLANS["vgg16_transfer"]["quick"]
-    assert vgg.scratch_epochs == recipes.CHAPTER_EPOCHS["vgg16_transfer"]["quick"]
-    assert vgg.scratch_epochs <= benchmark.scratch_epochs
-    assert (
-        vgg.head_epochs + vgg.fine_tune_epochs <= recipes.CHAPTER_EPOCHS["vgg16_transfer"]["quick"]
-    )
-    assert vgg.scratch_learning_rate == benchmark.scratch_learning_rate
+    vgg = recipes.chapter_options("vgg16_transfer", QUICK)["budget"]
+    benchmark = budgets.budget(QUICK, "vgg16_transfer")
+    assert vgg == budgets.budget(QUICK, "vgg16_transfer_chapter")
+    assert vgg.epochs <= benchmark.epochs
+    assert vgg.head_epochs + vgg.fine_tune_epochs <= vgg.epochs
+    assert vgg.learning_rate == benchmark.learning_rate
     assert recipes.chapter_options("vgg16_transfer", full) == {}
-    assert recipes.chapter_options("cnn_transformer_hybrid", QUICK) == {"epochs": 6}
+    hybrid = recipes.chapter_options("cnn_transformer_hybrid", QUICK)["budget"]
+    assert hybrid.epochs == budgets.budget(QUICK, "cnn_transformer_hybrid_chapter").epochs
     assert recipes.chapter_options("baseline_cnn", QUICK) == {}
 
 
