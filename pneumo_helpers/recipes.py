@@ -8,6 +8,7 @@ benchmark (``benchmarks/run.py``) calls the recipes so that both measure the sam
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -207,27 +208,19 @@ def train_transfer(
     info = models.weights_info(model)
     labels = dataset.train.labels
     if info.pretrained:
-        head = training.fit(
+        fit = functools.partial(
+            training.fit,
             model,
             train,
             val,
-            epochs=budget.head_epochs,
             patience=budget.patience,
             monitor=budget.monitor,
             train_labels=labels,
             verbose=verbose,
         )
+        head = fit(epochs=budget.head_epochs)  # the new head only, backbone frozen
         models.unfreeze(model, budget.fine_tune_from, learning_rate=budget.fine_tune_learning_rate)
-        tuned = training.fit(
-            model,
-            train,
-            val,
-            epochs=budget.fine_tune_epochs,
-            patience=budget.patience,
-            monitor=budget.monitor,
-            train_labels=labels,
-            verbose=verbose,
-        )
+        tuned = fit(epochs=budget.fine_tune_epochs)  # then the top of the backbone too
         result = chain_results(head, tuned)
     else:
         # The builder left a random backbone trainable, BatchNorm included: from scratch,
