@@ -146,7 +146,8 @@ def test_gap_summary_difference_and_ratio_to_the_best_group():
     assert row["value"] == pytest.approx(0.5) and row["difference"] == pytest.approx(-0.5)
     assert row["ratio"] == pytest.approx(0.5)
     assert row["difference_low"] <= -0.5 <= row["difference_high"] < 0
-    assert row["excludes_zero"] and not gaps.loc[("sensitivity", "a"), "excludes_zero"]
+    assert row["excludes_zero"] and ("sensitivity", "a") not in gaps.index  # no self-row
+    assert row["interval"] == "Newcombe"  # the reference's sensitivity is 1: no bootstrap
     fnr = gaps.loc[("fnr", "b")]  # lower is better: the reference is again group a
     assert fnr["reference"] == "a" and fnr["difference"] == pytest.approx(0.5)
     named = fairness.gap_summary(y, s, g, 0.5, metrics=("sensitivity",), reference="b", n_boot=0)
@@ -155,6 +156,29 @@ def test_gap_summary_difference_and_ratio_to_the_best_group():
         fairness.gap_summary(y, s, g, 0.5, reference="z", n_boot=0)
     with pytest.raises(fairness.FairnessInputError, match="metrics"):
         fairness.gap_summary(y, s, g, 0.5, metrics=("accuracy",), n_boot=0)
+
+
+def test_newcombe_interval_matches_newcombes_worked_example():
+    # Newcombe (1998), Statistics in Medicine 17:873-890, table II, method 10: 56/70 - 48/80.
+    low, high = fairness.newcombe_interval(56, 70, 48, 80)
+    assert low == pytest.approx(0.0524, abs=1e-4) and high == pytest.approx(0.3339, abs=1e-4)
+
+
+def test_gap_summary_keeps_a_width_when_both_rates_are_one():
+    # Both groups find every pneumonia case: the bootstrap difference is always 0.
+    y = np.tile([1, 0], 60)
+    g = np.repeat(["a", "b"], 60)
+    s = np.where(y == 1, 0.9, 0.1)
+    gaps = fairness.gap_summary(y, s, g, 0.5, metrics=("sensitivity", "auc"), n_boot=200)
+    row = gaps.loc[("sensitivity", "b")]
+    assert row["interval"] == "Newcombe" and row["difference"] == 0.0
+    low, high = fairness.newcombe_interval(30, 30, 30, 30)
+    assert low < 0 < high
+    assert row["difference_low"] == pytest.approx(low)
+    assert row["difference_high"] == pytest.approx(high)
+    assert not row["excludes_zero"]
+    assert gaps.loc[("auc", "b"), "interval"] == "bootstrap"  # the AUC is not a proportion
+    assert len(gaps) == 2  # one comparison per metric: the reference has no row
 
 
 def test_gap_summary_sees_no_gap_between_identical_groups():

@@ -30,6 +30,7 @@ from .audit import (
     audit,
     calibration_by_group,
     gap_summary,
+    newcombe_interval,
     wilson_intervals,
 )
 from .cohort import (
@@ -79,6 +80,7 @@ __all__ = [
     "gap_summary",
     "group_thresholds",
     "model_card",
+    "newcombe_interval",
     "plot_calibration_by_group",
     "plot_underdiagnosis",
     "resample_indices",

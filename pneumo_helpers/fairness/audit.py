@@ -209,16 +209,24 @@ def gap_summary(
     """Return each group's gap to the best (or a named) group, with bootstrap intervals.
 
     The reference is the group with the best point estimate of each metric (highest, or
-    lowest for ``fnr`` and ``fpr``) unless ``reference`` names one. Groups are resampled
+    lowest for ``fnr`` and ``fpr``) unless ``reference`` names one; the reference itself
+    gets no row (a group compared with itself is no comparison). Groups are resampled
     independently, with the same resamples as :func:`audit` for the same ``seed``, and
     the difference and ratio are computed within each resample.
 
+    Where a rate (not the AUC) of either group is exactly 0 or 1, every resample of that
+    group gives the same value and the bootstrap interval of the difference can collapse
+    to zero width; there the difference gets Newcombe's hybrid score interval, built from
+    the two groups' Wilson intervals (:func:`newcombe_interval`), and ``interval`` says
+    ``"Newcombe"`` instead of ``"bootstrap"``.
+
     Returns:
-        One row per (metric, group), indexed by both, with columns ``value``,
-        ``reference``, ``reference_value``, ``difference`` (group minus reference) with
-        ``difference_low``/``_high``, ``ratio`` (group / reference) with
-        ``ratio_low``/``_high``, and ``excludes_zero``: True when the interval of the
-        difference excludes 0 (a gap the data support at that confidence).
+        One row per (metric, group other than the reference), indexed by both, with
+        columns ``value``, ``reference``, ``reference_value``, ``difference`` (group minus
+        reference) with ``difference_low``/``_high``, ``interval`` (``"bootstrap"`` or
+        ``"Newcombe"``), ``ratio`` (group / reference) with ``ratio_low``/``_high``
+        (bootstrap), and ``excludes_zero``: True when the interval of the difference
+        excludes 0 (a gap the data support at that confidence).
     """
     unknown = [m for m in metrics if m not in RATE_METRICS]
     if unknown:
@@ -240,6 +248,8 @@ def gap_summary(
         else:
             ref = group_rows.index[0]
         for group in group_rows.index:
+            if group == ref:
+                continue
             difference = reps[group][metric] - reps[ref][metric]
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = reps[group][metric] / reps[ref][metric]
@@ -248,6 +258,14 @@ def gap_summary(
                 low, high = evaluation.percentile_interval(sample, confidence)
                 bounds[f"{key}_low"], bounds[f"{key}_high"] = low, high
             value, ref_value = values[group], values[ref]
+            method = "bootstrap"
+            if metric != "auc" and (value in (0.0, 1.0) or ref_value in (0.0, 1.0)):
+                group_counts = _rate_counts(group_rows.loc[group])[metric]
+                ref_counts = _rate_counts(group_rows.loc[ref])[metric]
+                if group_counts[1] and ref_counts[1]:
+                    low, high = newcombe_interval(*group_counts, *ref_counts, confidence)
+                    bounds["difference_low"], bounds["difference_high"] = low, high
+                    method = "Newcombe"
             rows.append(
                 {
                     "metric": metric,
@@ -258,18 +276,53 @@ def gap_summary(
                     "difference": value - ref_value,
                     "difference_low": bounds["difference_low"],
                     "difference_high": bounds["difference_high"],
+                    "interval": method,
                     "ratio": value / ref_value if np.isfinite(ref_value) and ref_value else np.nan,
                     "ratio_low": bounds["ratio_low"],
                     "ratio_high": bounds["ratio_high"],
                     "excludes_zero": bool(
-                        group != ref
-                        and (bounds["difference_low"] > 0 or bounds["difference_high"] < 0)
+                        bounds["difference_low"] > 0 or bounds["difference_high"] < 0
                     ),
                 }
             )
-    summary = pd.DataFrame(rows).set_index(["metric", "group"])
+    columns = ["metric", "group", "value", "reference", "reference_value", "difference"]
+    columns += ["difference_low", "difference_high", "interval", "ratio", "ratio_low"]
+    columns += ["ratio_high", "excludes_zero"]
+    summary = pd.DataFrame(rows, columns=columns).set_index(["metric", "group"])
     summary.attrs.update({"confidence": confidence})
     return summary
+
+
+def _rate_counts(row: pd.Series) -> dict[str, tuple[int, int]]:
+    """``{rate: (successes, trials)}`` of one audit-table row, from its counts and rates."""
+    n_pos, n_neg = int(row["n_positive"]), int(row["n_negative"])
+    tp = int(round(row["sensitivity"] * n_pos)) if n_pos else 0
+    fp = int(round(row["fpr"] * n_neg)) if n_neg else 0
+    return {
+        "sensitivity": (tp, n_pos),
+        "fnr": (n_pos - tp, n_pos),
+        "specificity": (n_neg - fp, n_neg),
+        "fpr": (fp, n_neg),
+        "ppv": (tp, tp + fp),
+    }
+
+
+def newcombe_interval(
+    successes_a: int, n_a: int, successes_b: int, n_b: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Return Newcombe's hybrid score interval of the difference of two proportions, a - b.
+
+    It combines the two Wilson intervals (:func:`pneumo_helpers.evaluation.wilson_interval`)
+    (Newcombe 1998, method 10), so it keeps a width when either proportion is 0 or 1,
+    where a bootstrap of two independent groups collapses.
+    """
+    p_a, p_b = successes_a / n_a, successes_b / n_b
+    low_a, high_a = evaluation.wilson_interval(successes_a, n_a, confidence)
+    low_b, high_b = evaluation.wilson_interval(successes_b, n_b, confidence)
+    difference = p_a - p_b
+    low = difference - np.sqrt((p_a - low_a) ** 2 + (high_b - p_b) ** 2)
+    high = difference + np.sqrt((high_a - p_a) ** 2 + (p_b - low_b) ** 2)
+    return float(low), float(high)
 
 
 def wilson_intervals(
@@ -297,16 +350,7 @@ def wilson_intervals(
     confidence = table.attrs.get("confidence", 0.95) if confidence is None else confidence
     out = table.copy()
     for group, row in table.iterrows():
-        n_pos, n_neg = int(row["n_positive"]), int(row["n_negative"])
-        tp = int(round(row["sensitivity"] * n_pos)) if n_pos else 0
-        fp = int(round(row["fpr"] * n_neg)) if n_neg else 0
-        counts = {
-            "sensitivity": (tp, n_pos),
-            "fnr": (n_pos - tp, n_pos),
-            "specificity": (n_neg - fp, n_neg),
-            "fpr": (fp, n_neg),
-            "ppv": (tp, tp + fp),
-        }
+        counts = _rate_counts(row)
         for metric in metrics:
             successes, trials = counts[metric]
             low = high = float("nan")

@@ -275,11 +275,19 @@ def _gap_section(gaps: pd.DataFrame | Mapping[str, pd.DataFrame], reported: Sequ
     n_compared = sum(
         int((t["reference"] != t.index.get_level_values("group")).sum()) for t in tables.values()
     )
+    n_newcombe = sum(
+        int((t["interval"] == "Newcombe").sum()) for t in tables.values() if "interval" in t
+    )
+    method = f"each with a {confidence:.0%} bootstrap interval of the difference"
+    if n_newcombe:
+        method = (
+            f"each with a {confidence:.0%} interval of the difference (bootstrap; Newcombe's, "
+            f"from two Wilson intervals, for the {n_newcombe} where a rate is 0 or 1)"
+        )
     paragraphs = [
         f"Compared: {', '.join(_lower_label(m) for m in examined)} of every group "
         f"against the best-served group of its attribute ({', '.join(tables)}); "
-        f"{n_compared} comparisons, each with a {confidence:.0%} bootstrap interval of the "
-        "difference."
+        f"{n_compared} comparisons, {method}."
     ]
     supported = [
         f"- {attribute}, {_lower_label(metric)}: {group} {row['value']:.3f} vs "
