@@ -245,7 +245,9 @@ BUDGETS: dict[str, dict[str, Budget]] = {
                 "resnet50_hybrid",
                 "resnet50_hybrid",
                 "benchmark",
-                epochs=4,
+                # Chosen on validation AUC over seeds 0-2 among at most 4, 6 and 8 epochs
+                # (best epoch kept): 6 is within 0.002 of 8 and cheaper; 4 is 0.004 lower.
+                epochs=6,
                 learning_rate=1e-3,
                 batch_size=32,
                 patience=6,
