@@ -155,6 +155,16 @@ SHORTER_ROWS: dict[str, tuple[str, str]] = {
         "chapter 3 (the baseline at VGG16's weight updates: the chapter sets epochs and "
         "patience to VGG16's count, at most this row's epochs)",
     ),
+    "baseline_cnn_multimodal": (
+        "baseline_cnn",
+        "chapter 9 (the image-only CNN and early fusion, trained from scratch; epochs and "
+        "learning rate from this row, the rest training.fit's defaults)",
+    ),
+    "fusion_head_multimodal": (
+        "baseline_cnn",
+        "chapter 9 (the heads on the frozen shared image encoder: the image-only control, "
+        "intermediate fusion and its missing-record variants; epochs and learning rate)",
+    ),
 }
 
 
@@ -300,6 +310,9 @@ BUDGETS: dict[str, dict[str, Budget]] = {
             "vit_explain": {"epochs": 3, "patience": 3},
             "baseline_cnn_audit": {"epochs": 6, "batchnorm_momentum": 0.9},
             "baseline_cnn_equal_updates": {"epochs": 2, "batchnorm_momentum": 0.9},
+            # Chapter 9 must run in about four minutes: one shared encoder, short heads.
+            "baseline_cnn_multimodal": {"epochs": 6},
+            "fusion_head_multimodal": {"epochs": 6, "learning_rate": 2e-3},
         },
     ),
     "full": _profile_table(
@@ -398,6 +411,8 @@ BUDGETS: dict[str, dict[str, Budget]] = {
             "vit_explain": {"epochs": 10, "patience": 10},
             "baseline_cnn_audit": {"epochs": 20},
             "baseline_cnn_equal_updates": {"epochs": 20},
+            "baseline_cnn_multimodal": {"epochs": 20},
+            "fusion_head_multimodal": {"epochs": 20, "learning_rate": 2e-3},
         },
     ),
 }
