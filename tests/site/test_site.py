@@ -2,7 +2,8 @@
 
 They read _build/html as a reader's browser would get it: every page of the table of
 contents exists, every chapter shows its executed check cell and its figures, glued
-numbers were filled in, and the Colab button opens the right notebook.
+numbers were filled in (as plain text, without literal markdown), and the Colab button
+opens the right notebook.
 """
 
 import re
@@ -109,3 +110,58 @@ def test_tables_are_rounded(path):
 def test_the_rounding_check_sees_unrounded_cells():
     assert unrounded("0.996078") and unrounded("43.500000") and unrounded("[0.123456]")
     assert not unrounded("0.00001") and not unrounded("0.968 ± 0.004") and not unrounded("1214")
+
+
+class _PastedText(HTMLParser):
+    """Collects the text of every glued value (myst-nb's ``pasted-text`` spans) on a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth, self.texts = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        if self.depth:
+            self.depth += tag == "span"
+        elif tag == "span" and "pasted-text" in (dict(attrs).get("class") or "").split():
+            self.depth, self.texts = 1, [*self.texts, ""]
+
+    def handle_endtag(self, tag):
+        if self.depth and tag == "span":
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth:
+            self.texts[-1] += data
+
+
+def literal_markup(html: str) -> list[str]:
+    """Glued texts that show markdown literally: a *word* in asterisks, or a backtick.
+
+    ``{glue:text}`` pastes a string as it is, so markdown inside it reaches the reader
+    as asterisks and backticks; the chapters must glue plain text.
+    """
+    parser = _PastedText()
+    parser.feed(html)
+    return [t for t in parser.texts if "`" in t or re.search(r"\*[^\s*][^*]*\*", t)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_glued_text_shows_no_literal_markdown(path):
+    html = (HTML / "chapters" / f"{path.stem}.html").read_text(encoding="utf-8")
+    shown = literal_markup(html)
+    assert not shown, f"{path.stem}: glued text shows markdown literally: {shown[:4]}"
+
+
+def test_the_markup_check_sees_literal_markdown():
+    page = (
+        '<p>A <span class="pasted-text">0.95</span> and <span class="pasted-text">'
+        "The duplicates inflate the *validation* scores</span>, "
+        '<span class="pasted-text">see `benchmarks/results.md`</span>; '
+        "<em>prose</em> *outside* a glue is not checked.</p>"
+    )
+    assert literal_markup(page) == [
+        "The duplicates inflate the *validation* scores",
+        "see `benchmarks/results.md`",
+    ]
+    plain = '<span class="pasted-text">2 × 3 = 6, and 95 % CI 0.90–0.97</span>'
+    assert literal_markup(plain) == []
