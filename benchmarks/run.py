@@ -12,6 +12,11 @@ row also carries the ``commit`` it was measured at and one run ``fingerprint`` p
 (``pneumo_helpers.recipes.run_fingerprint``), so that the results page can tell a row
 that no longer matches the code.
 
+While each model trains, the script measures how much of the CPU other processes used
+(``/proc/stat`` minus this process's own CPU time) and records it as the row's ``timing``:
+"quiet: ..." when others used under 10 % of the cores, "shared CPU: ..." otherwise. The
+results page ranks models by speed only among quiet rows.
+
 Each model trains with its benchmark row of the budget table (``pneumo_helpers.budgets``:
 the row named after the model, in the chosen profile), the row the chapters' recipes
 default to.
@@ -32,6 +37,45 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from pneumo_helpers import budgets, config, data, evaluation, recipes  # noqa: E402
 
 METRICS = ("auc", "accuracy", "sensitivity", "specificity", "train_seconds", "params")
+QUIET_SHARE = 0.10  # other processes' share of the cores below which a timing counts as quiet
+
+
+def machine_busy_seconds() -> float | None:
+    """Return the CPU seconds all processes have used since boot (Linux), or None elsewhere."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal: busy is everything but idle and iowait.
+    busy = sum(fields[:8]) - fields[3] - (fields[4] if len(fields) > 4 else 0)
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
+class CpuShare:
+    """Measure, over a block, the share of the machine's cores used by other processes."""
+
+    def __enter__(self) -> CpuShare:
+        self.cores = os.cpu_count() or 1
+        self.start = (machine_busy_seconds(), time.process_time(), time.perf_counter())
+        self.share: float | None = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        busy, own, wall = machine_busy_seconds(), time.process_time(), time.perf_counter()
+        if busy is None or self.start[0] is None or wall <= self.start[2]:
+            return
+        others = (busy - self.start[0]) - (own - self.start[1])
+        self.share = max(0.0, others / ((wall - self.start[2]) * self.cores))
+
+
+def timing_reading(share: float | None, cores: int) -> str:
+    """Say whether a model's seconds were measured on a quiet machine, from ``share``."""
+    if share is None:
+        return "not recorded whether the machine was quiet (no /proc/stat)"
+    measured = f"other processes used {share:.0%} of the {cores} CPU cores while it trained"
+    if share < QUIET_SHARE:
+        return f"quiet: {measured}"
+    return f"shared CPU: {measured}, so the seconds are inflated"
 
 
 def summarise(values: list[float]) -> dict:
@@ -57,30 +101,12 @@ def run_model(name: str, dataset, profile, seeds: list[int], details: dict | Non
     print(f"{name}: budget row {budget.describe()}", flush=True)
     if details is not None:
         details["budget"] = budget.training()
-    for seed in seeds:
-        trained = recipes.RECIPES[name](dataset, profile, seed=seed, budget=budget)
-        result = trained.result
-        if getattr(trained, "weights", None) is not None:
-            weights.add(trained.weights.describe())
-        started = recipes.started_from(name, getattr(trained, "weights", None))
-        fingerprints.append(recipes.run_fingerprint(name, dataset, profile, seed, weights=started))
-        scores = evaluation.evaluate_model(
-            result.model,
-            trained.val_data,
-            trained.test_data,
-            dataset.val.labels,
-            dataset.test.labels,
-        )
-        for metric in ("auc", "accuracy", "sensitivity", "specificity"):
-            per_metric[metric].append(scores[metric])
-        per_metric["train_seconds"].append(result.seconds)
-        per_metric["params"].append(result.model.count_params())
-        print(
-            f"{name} seed {seed}: AUC {scores['auc']:.3f}  acc {scores['accuracy']:.3f}  "
-            f"sens {scores['sensitivity']:.3f}  spec {scores['specificity']:.3f}  "
-            f"{result.seconds:.0f} s ({result.epochs_run} epochs)",
-            flush=True,
-        )
+    with CpuShare() as cpu:
+        for seed in seeds:
+            measure_seed(name, dataset, profile, seed, budget, per_metric, weights, fingerprints)
+    if details is not None:
+        details["timing"] = timing_reading(cpu.share, cpu.cores)
+    print(f"{name}: timing {timing_reading(cpu.share, cpu.cores)}", flush=True)
     if details is not None and weights:
         details["weights"] = " / ".join(sorted(weights))
     summary: dict = {metric: summarise(values) for metric, values in per_metric.items()}
@@ -88,6 +114,33 @@ def run_model(name: str, dataset, profile, seeds: list[int], details: dict | Non
     summary["commit"] = current_commit()
     summary["fingerprints"] = fingerprints
     return summary
+
+
+def measure_seed(name, dataset, profile, seed, budget, per_metric, weights, fingerprints) -> None:
+    """Train and evaluate ``name`` once at ``seed``; append its numbers to the lists given."""
+    trained = recipes.RECIPES[name](dataset, profile, seed=seed, budget=budget)
+    result = trained.result
+    if getattr(trained, "weights", None) is not None:
+        weights.add(trained.weights.describe())
+    started = recipes.started_from(name, getattr(trained, "weights", None))
+    fingerprints.append(recipes.run_fingerprint(name, dataset, profile, seed, weights=started))
+    scores = evaluation.evaluate_model(
+        result.model,
+        trained.val_data,
+        trained.test_data,
+        dataset.val.labels,
+        dataset.test.labels,
+    )
+    for metric in ("auc", "accuracy", "sensitivity", "specificity"):
+        per_metric[metric].append(scores[metric])
+    per_metric["train_seconds"].append(result.seconds)
+    per_metric["params"].append(result.model.count_params())
+    print(
+        f"{name} seed {seed}: AUC {scores['auc']:.3f}  acc {scores['accuracy']:.3f}  "
+        f"sens {scores['sensitivity']:.3f}  spec {scores['specificity']:.3f}  "
+        f"{result.seconds:.0f} s ({result.epochs_run} epochs)",
+        flush=True,
+    )
 
 
 def current_commit(root: Path | None = None) -> str | None:

@@ -139,3 +139,47 @@ def _tiny_recipe(dataset, profile, seed=0, verbose=0, budget=None):
         model, train, val, epochs=1, patience=1, train_labels=dataset.train.labels
     )
     return recipes.Trained(result, val, test)
+
+
+def test_the_timing_says_quiet_only_when_other_processes_left_the_cpu_alone(bench):
+    quiet = bench.timing_reading(0.03, 2)
+    assert quiet.startswith("quiet") and "3%" in quiet and "2 CPU cores" in quiet
+    shared = bench.timing_reading(0.45, 2)
+    assert shared.startswith("shared CPU") and "45%" in shared and "inflated" in shared
+    assert bench.timing_reading(bench.QUIET_SHARE, 2).startswith("shared")
+    assert bench.timing_reading(None, 2).startswith("not recorded")
+
+
+def test_the_cpu_share_of_other_processes_is_measured(bench):
+    """Busy work in this process is its own, so the others' share stays near zero."""
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc/stat, which only Linux has")
+    assert bench.machine_busy_seconds() > 0
+    with bench.CpuShare() as cpu:
+        total = 0
+        for i in range(3_000_000):
+            total += i
+    assert cpu.cores >= 1 and cpu.share is not None and 0.0 <= cpu.share <= 1.0
+
+
+def test_each_row_records_its_timing_beside_the_results(bench, tmp_path, monkeypatch):
+    import numpy as np
+
+    from pneumo_helpers import data, recipes
+
+    labels = np.arange(16) % 2
+    images = (labels[:, None, None] * 200 + 20).astype(np.uint8).repeat(8, 1).repeat(8, 2)
+    split = data.Split(images, labels)
+    dataset = data.PneumoniaMNIST(split, split, split, size=8, path=tmp_path)
+    monkeypatch.setitem(recipes.RECIPES, "baseline_cnn", _tiny_recipe)
+    details: dict = {}
+    bench.run_model("baseline_cnn", dataset, config_quick(), [0], details)
+    assert details["timing"].startswith(("quiet: ", "shared CPU: ")), details
+    out = tmp_path / "results.json"
+    run = {"profile": "quick", "seeds": [0], "date": "2026-01-01", "machine": "test"}
+    summary = {m: bench.summarise([0.9]) for m in bench.METRICS}
+    bench.write_results({"baseline_cnn": summary}, run, out, {"baseline_cnn": details})
+    runs = json.loads((tmp_path / "results.runs.json").read_text())
+    assert runs["baseline_cnn"]["timing"] == details["timing"]
