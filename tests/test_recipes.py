@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import pneumo_helpers
 from pneumo_helpers import budgets, config, data, evaluation, models, recipes, training
+from pneumo_helpers.recipes import runs, trainers
 
 QUICK = config.profile("quick")
 
@@ -68,7 +70,7 @@ PLAN = dataclasses.replace(
 
 
 def test_pretrained_weights_mean_feature_extraction_then_fine_tuning(monkeypatch):
-    monkeypatch.setitem(recipes._BUILDERS, "vgg16_transfer", tiny_transfer_builder(True))
+    monkeypatch.setitem(trainers._BUILDERS, "vgg16_transfer", tiny_transfer_builder(True))
     trained = recipes.train_vgg16_transfer(tiny_dataset(), QUICK, seed=0, budget=PLAN)
     result, model = trained.result, trained.result.model
     assert trained.weights.pretrained
@@ -82,7 +84,7 @@ def test_pretrained_weights_mean_feature_extraction_then_fine_tuning(monkeypatch
 
 
 def test_random_weights_mean_training_everything_from_scratch(monkeypatch):
-    monkeypatch.setitem(recipes._BUILDERS, "vgg16_transfer", tiny_transfer_builder(False))
+    monkeypatch.setitem(trainers._BUILDERS, "vgg16_transfer", tiny_transfer_builder(False))
     trained = recipes.train_vgg16_transfer(tiny_dataset(), QUICK, seed=0, budget=PLAN)
     model = trained.result.model
     assert not trained.weights.pretrained
@@ -95,7 +97,7 @@ def test_random_weights_mean_training_everything_from_scratch(monkeypatch):
 
 
 def test_a_budget_row_sets_the_batch_size(monkeypatch):
-    monkeypatch.setitem(recipes._BUILDERS, "vgg16_transfer", tiny_transfer_builder(False))
+    monkeypatch.setitem(trainers._BUILDERS, "vgg16_transfer", tiny_transfer_builder(False))
     plan = dataclasses.replace(PLAN, epochs=1, batch_size=8)
     trained = recipes.train_vgg16_transfer(tiny_dataset(), QUICK, seed=0, budget=plan)
     images, _ = next(iter(trained.val_data))
@@ -206,6 +208,23 @@ def test_fingerprint_depends_on_profile_seed_and_data():
     assert base != recipes.run_fingerprint("x", dataset, QUICK, 1)
     assert base != recipes.run_fingerprint("x", dataset, config.profile("full"), 0)
     assert base != recipes.run_fingerprint("x", tiny_dataset(size=8), QUICK, 0)
+
+
+def test_the_fingerprint_covers_every_module_of_the_whole_package():
+    package = Path(pneumo_helpers.__file__).resolve().parent
+    assert recipes.PACKAGE_ROOT == package
+    names = [path.relative_to(package).as_posix() for path in recipes.fingerprinted_modules()]
+    assert names == [path.relative_to(package).as_posix() for path in sorted(package.rglob("*.py"))]
+    assert {"__init__.py", "config.py", "recipes/runs.py", "recipes/trainers.py"} <= set(names)
+    assert any(name.startswith("evaluation/") for name in names)
+
+
+def test_the_fingerprint_changes_with_the_code(monkeypatch):
+    dataset = tiny_dataset()
+    base = recipes.run_fingerprint("x", dataset, QUICK, 0)
+    modules = recipes.fingerprinted_modules()
+    monkeypatch.setattr(runs, "fingerprinted_modules", lambda: modules[:-1])
+    assert recipes.run_fingerprint("x", dataset, QUICK, 0) != base
 
 
 def test_expected_weights_says_what_a_training_would_start_from(monkeypatch, tmp_path):
