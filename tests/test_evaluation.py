@@ -165,6 +165,31 @@ def test_paired_bootstrap_threshold_metric_uses_each_models_threshold():
     assert result.difference == 0.0  # both find every pneumonia at their own threshold
 
 
+def test_paired_bootstrap_runs_averages_training_runs_on_the_same_resamples():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 150)
+    good = [y + rng.normal(0, 0.6, y.size) for _ in range(3)]
+    poor = [y + rng.normal(0, 2.0, y.size) for _ in range(2)]
+    runs = evaluation.paired_bootstrap_runs(y, good, poor, n_boot=200, seed=1)
+    means = [np.mean([roc_auc_score(y, s) for s in model]) for model in (good, poor)]
+    assert runs.difference == pytest.approx(means[0] - means[1])
+    assert runs.low <= runs.difference <= runs.high and runs.excludes_zero
+    # One run each is the ordinary paired bootstrap: the same resamples, the same interval.
+    single = evaluation.paired_bootstrap(y, good[0], poor[0], n_boot=200, seed=1)
+    one = evaluation.paired_bootstrap_runs(y, good[:1], poor[:1], n_boot=200, seed=1)
+    assert (one.difference, one.low, one.high) == pytest.approx(
+        (single.difference, single.low, single.high)
+    )
+    # Averaging runs narrows the interval against one noisy run.
+    assert runs.high - runs.low < single.high - single.low + 0.02
+    with pytest.raises(ValueError, match="at least one run"):
+        evaluation.paired_bootstrap_runs(y, [], poor)
+    with pytest.raises(ValueError):
+        evaluation.paired_bootstrap_runs(y, [good[0][:10]], poor)
+
+
 def test_wilson_interval_matches_the_textbook_and_keeps_width_at_the_edges():
     low, high = evaluation.wilson_interval(8, 10)
     assert low == pytest.approx(0.4902, abs=1e-3) and high == pytest.approx(0.9433, abs=1e-3)

@@ -13,7 +13,8 @@ One engine, used by every chapter and by :mod:`pneumo_helpers.fairness`:
 * intervals (:mod:`.bootstrap`): a vectorised, class-stratified bootstrap
   (:func:`stratified_resamples`, :func:`resampled_metrics`, :func:`bootstrap_intervals`,
   :func:`bootstrap_ci`, :func:`metrics_table`), the paired comparison of two scorers on
-  the same cases (:func:`paired_bootstrap`), and Wilson intervals for proportions
+  the same cases (:func:`paired_bootstrap`, and :func:`paired_bootstrap_runs` for models
+  trained with several seeds), and Wilson intervals for proportions
   (:func:`wilson_interval`);
 * comparing models the one way (:mod:`.comparison`), calibration (:mod:`.calibration`)
   and plots (:mod:`.figures`).
@@ -29,6 +30,7 @@ from .bootstrap import (
     metric_replicates,
     metrics_table,
     paired_bootstrap,
+    paired_bootstrap_runs,
     percentile_interval,
     resampled_metrics,
     stratified_resamples,
@@ -73,6 +75,7 @@ __all__ = [
     "metric_replicates",
     "metrics_table",
     "paired_bootstrap",
+    "paired_bootstrap_runs",
     "percentile_interval",
     "plot_calibration",
     "plot_confusion_matrix",
