@@ -61,6 +61,17 @@ def test_shorter_rows_name_their_base_and_differ_only_where_the_table_says():
             assert row.epochs <= rows[base].epochs, row
 
 
+def test_the_full_profile_is_the_quick_one_with_its_stated_changes():
+    quick, full = budgets.BUDGETS["quick"], budgets.BUDGETS["full"]
+    assert set(budgets.FULL_CHANGES) <= {row.use for row in budgets.QUICK_ROWS}
+    for row in budgets.QUICK_ROWS:
+        assert quick[row.use] == row
+        changes = budgets.FULL_CHANGES.get(row.use, {})
+        assert budgets.differences(full[row.use], row) == {
+            key: (value, getattr(row, key)) for key, value in changes.items()
+        }, row.use  # every stated change is a real one, and nothing else differs
+
+
 def test_the_profile_carries_chapter_2s_row():
     for name, profile in config.PROFILES.items():
         row = budgets.budget(name, "baseline_cnn")
