@@ -10,8 +10,9 @@ what differs from the model of the chapter that introduced it (:func:`difference
 The table is :data:`BUDGETS` (``{profile name: {use: Budget}}``); :func:`budget` reads one
 row. It is written once: the quick profile's benchmark rows (:data:`QUICK_ROWS`), what the
 full profile changes in them (:data:`FULL_CHANGES`), and what each shorter row changes in
-its base row in each profile. A rehearsal (``PNEUMO_REHEARSAL=1``) does not change the table: the helpers shrink
-epochs and rounds as they train (:func:`pneumo_helpers.config.budget`).
+its base row in each profile. A rehearsal (``PNEUMO_REHEARSAL=1``) does not change the
+table: the helpers shrink epochs and rounds as they train
+(:func:`pneumo_helpers.config.budget`).
 """
 
 from __future__ import annotations
