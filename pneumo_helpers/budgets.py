@@ -8,8 +8,11 @@ that trains a shorter version of a model names its own row, so that a reader can
 what differs from the model of the chapter that introduced it (:func:`differences`).
 
 The table is :data:`BUDGETS` (``{profile name: {use: Budget}}``); :func:`budget` reads one
-row. A rehearsal (``PNEUMO_REHEARSAL=1``) does not change the table: the helpers shrink
-epochs and rounds as they train (:func:`pneumo_helpers.config.budget`).
+row. It is written once: the quick profile's benchmark rows (:data:`QUICK_ROWS`), what the
+full profile changes in them (:data:`FULL_CHANGES`), and what each shorter row changes in
+its base row in each profile. A rehearsal (``PNEUMO_REHEARSAL=1``) does not change the
+table: the helpers shrink epochs and rounds as they train
+(:func:`pneumo_helpers.config.budget`).
 """
 
 from __future__ import annotations
@@ -137,8 +140,9 @@ def differences(row: Budget, reference: Budget) -> dict[str, tuple]:
     }
 
 
-#: The shorter rows: ``{use: (the row it shortens, who reads it)}``. Each profile's table
-#: (below) says what changes; a change not listed keeps the base row's value.
+#: The shorter rows: ``{use: (the row it shortens, who reads it)}``. Each profile says
+#: what changes (:data:`QUICK_SHORTER_CHANGES`, :data:`FULL_SHORTER_CHANGES`, below); a
+#: setting not listed keeps the base row's value.
 SHORTER_ROWS: dict[str, tuple[str, str]] = {
     "vgg16_transfer_chapter": ("vgg16_transfer", "chapters 3 and 4"),
     "resnet50_hybrid_chapter": ("resnet50_hybrid", "chapter 4"),
@@ -183,15 +187,87 @@ def difference_text(row: Budget, reference: Budget) -> str:
 
 
 def _profile_table(rows: list[Budget], shorter: dict[str, dict]) -> dict[str, Budget]:
-    """Return ``{use: row}``: the full rows, then each shorter row as its changes say."""
+    """Return ``{use: row}``: the benchmark rows, then each shorter row as its changes say."""
     table = {row.use: row for row in rows}
     for use, (base, readers) in SHORTER_ROWS.items():
         table[use] = dataclasses.replace(table[base], use=use, readers=readers, **shorter[use])
     return table
 
 
-def _pretrained_vit() -> Budget:
-    return Budget(
+#: The benchmark's row of each model in the quick profile: a 2-core CPU at 28 px
+#: (transfer backbones see 32 px). The full profile changes only what
+#: :data:`FULL_CHANGES` says.
+QUICK_ROWS: list[Budget] = [
+    Budget(
+        "baseline_cnn",
+        "baseline_cnn",
+        "chapter 2, benchmark",
+        epochs=20,
+        learning_rate=1e-3,
+        batch_size=64,
+        patience=6,
+        # The validation AUC saturates near 0.99 within a few epochs, so its
+        # maximum is picked among noise; the loss still ranks epochs.
+        monitor="val_loss",
+        batchnorm_momentum=0.99,
+    ),
+    Budget(
+        "vit",
+        "vit",
+        "benchmark",
+        epochs=10,  # about two minutes on a 2-core CPU
+        learning_rate=1e-3,
+        batch_size=64,
+        patience=10,  # the schedule decides the length; the best epoch is kept
+        weight_decay=0.05,
+        schedule="warmup_cosine",
+        augment=2.0,  # no built-in locality: a ViT needs more varied data
+    ),
+    Budget(
+        "vgg16_transfer",
+        "vgg16_transfer",
+        "benchmark",
+        epochs=4,
+        learning_rate=1e-4,
+        batch_size=64,
+        patience=6,
+        batchnorm_momentum=0.9,
+        augment=2.0,
+        head_epochs=2,
+        head_learning_rate=1e-3,
+        fine_tune_epochs=2,
+        fine_tune_learning_rate=1e-5,
+        fine_tune_from="block5_conv1",
+    ),
+    Budget(
+        "resnet50_hybrid",
+        "resnet50_hybrid",
+        "benchmark",
+        # Chosen on validation AUC over seeds 0-2 among at most 4, 6 and 8 epochs
+        # (best epoch kept): 6 is within 0.002 of 8 and cheaper; 4 is 0.004 lower.
+        epochs=6,
+        learning_rate=1e-3,
+        batch_size=32,
+        patience=6,
+        batchnorm_momentum=0.9,
+        head_epochs=2,
+        head_learning_rate=1e-3,
+        fine_tune_epochs=2,
+        fine_tune_learning_rate=1e-5,
+        fine_tune_from="conv5_block1_1_conv",
+    ),
+    Budget(
+        "cnn_transformer_hybrid",
+        "cnn_transformer_hybrid",
+        "benchmark",
+        epochs=8,
+        learning_rate=1e-3,
+        batch_size=64,
+        patience=6,
+        weight_decay=1e-4,
+        batchnorm_momentum=0.9,
+    ),
+    Budget(
         "pretrained_vit",
         "pretrained_vit",
         "chapter 5 (full profile only: fine-tunes ViT-B/16 when KerasHub can fetch it)",
@@ -200,220 +276,101 @@ def _pretrained_vit() -> Budget:
         batch_size=32,  # ViT-B/16 at 224 px: a smaller batch fits a Colab T4's memory
         patience=2,
         weight_decay=0.05,
-    )
-
-
-#: ``{profile: {use: Budget}}``. Quick: a 2-core CPU at 28 px (transfer backbones see
-#: 32 px); full: a GPU with the 128 px images. The benchmark's row of a model is named
-#: after it; rows ending ``_chapter``, ``_sweep``, ``_explain`` and ``_audit`` are
-#: chapters' shorter runs (:data:`SHORTER_ROWS`).
-BUDGETS: dict[str, dict[str, Budget]] = {
-    "quick": _profile_table(
-        [
-            Budget(
-                "baseline_cnn",
-                "baseline_cnn",
-                "chapter 2, benchmark",
-                epochs=20,
-                learning_rate=1e-3,
-                batch_size=64,
-                patience=6,
-                # The validation AUC saturates near 0.99 within a few epochs, so its
-                # maximum is picked among noise; the loss still ranks epochs.
-                monitor="val_loss",
-                batchnorm_momentum=0.99,
-            ),
-            Budget(
-                "vit",
-                "vit",
-                "benchmark",
-                epochs=10,  # about two minutes on a 2-core CPU
-                learning_rate=1e-3,
-                batch_size=64,
-                patience=10,  # the schedule decides the length; the best epoch is kept
-                weight_decay=0.05,
-                schedule="warmup_cosine",
-                augment=2.0,  # no built-in locality: a ViT needs more varied data
-            ),
-            Budget(
-                "vgg16_transfer",
-                "vgg16_transfer",
-                "benchmark",
-                epochs=4,
-                learning_rate=1e-4,
-                batch_size=64,
-                patience=6,
-                batchnorm_momentum=0.9,
-                augment=2.0,
-                head_epochs=2,
-                head_learning_rate=1e-3,
-                fine_tune_epochs=2,
-                fine_tune_learning_rate=1e-5,
-                fine_tune_from="block5_conv1",
-            ),
-            Budget(
-                "resnet50_hybrid",
-                "resnet50_hybrid",
-                "benchmark",
-                # Chosen on validation AUC over seeds 0-2 among at most 4, 6 and 8 epochs
-                # (best epoch kept): 6 is within 0.002 of 8 and cheaper; 4 is 0.004 lower.
-                epochs=6,
-                learning_rate=1e-3,
-                batch_size=32,
-                patience=6,
-                batchnorm_momentum=0.9,
-                head_epochs=2,
-                head_learning_rate=1e-3,
-                fine_tune_epochs=2,
-                fine_tune_learning_rate=1e-5,
-                fine_tune_from="conv5_block1_1_conv",
-            ),
-            Budget(
-                "cnn_transformer_hybrid",
-                "cnn_transformer_hybrid",
-                "benchmark",
-                epochs=8,
-                learning_rate=1e-3,
-                batch_size=64,
-                patience=6,
-                weight_decay=1e-4,
-                batchnorm_momentum=0.9,
-            ),
-            _pretrained_vit(),
-            Budget(
-                "federated",
-                "federated_cnn",
-                "chapter 8 (FedAvg; centralised and single-hospital models train `epochs`)",
-                epochs=10,
-                learning_rate=1e-3,
-                batch_size=32,
-                patience=10,  # no early stopping: every round and epoch is spent
-                schedule="constant",
-                rounds=10,
-                local_epochs=2,
-                flower_rounds=4,
-                filters=(8, 16, 32),
-            ),
-        ],
-        {
-            # Chapters 3 and 4 must run in a few minutes together on a laptop CPU.
-            "vgg16_transfer_chapter": {"epochs": 2, "head_epochs": 1, "fine_tune_epochs": 1},
-            "resnet50_hybrid_chapter": {"epochs": 2, "head_epochs": 1, "fine_tune_epochs": 1},
-            "cnn_transformer_hybrid_chapter": {"epochs": 6},
-            "vit_chapter": {"epochs": 5, "patience": 5},
-            # Short runs from scratch: BatchNorm's moving statistics must catch up faster
-            # (momentum 0.9) than in chapter 2's longer run (0.99).
-            "baseline_cnn_sweep": {"epochs": 2, "patience": 2, "batchnorm_momentum": 0.9},
-            "vit_sweep": {"epochs": 2, "patience": 2},
-            "baseline_cnn_explain": {"epochs": 6, "batchnorm_momentum": 0.9},
-            "shortcut_cnn_explain": {"epochs": 3, "batchnorm_momentum": 0.9},
-            "vit_explain": {"epochs": 3, "patience": 3},
-            "baseline_cnn_audit": {"epochs": 6, "batchnorm_momentum": 0.9},
-            "baseline_cnn_equal_updates": {"epochs": 2, "batchnorm_momentum": 0.9},
-            # Chapter 9 must run in about four minutes: one shared encoder, short heads.
-            "baseline_cnn_multimodal": {"epochs": 6},
-            "fusion_head_multimodal": {"epochs": 6, "learning_rate": 2e-3},
-        },
     ),
+    Budget(
+        "federated",
+        "federated_cnn",
+        "chapter 8 (FedAvg; centralised and single-hospital models train `epochs`)",
+        epochs=10,
+        learning_rate=1e-3,
+        batch_size=32,
+        patience=10,  # no early stopping: every round and epoch is spent
+        schedule="constant",
+        rounds=10,
+        local_epochs=2,
+        flower_rounds=4,
+        filters=(8, 16, 32),
+    ),
+]
+
+#: What the full profile (a GPU with the 128 px images) changes in each benchmark row of
+#: :data:`QUICK_ROWS`; every setting not named here is the quick row's. The quick
+#: profile's epochs, rounds and widths are cut so that each chapter runs in minutes on a
+#: 2-core CPU; a GPU affords the longer runs. Learning rates, batch sizes, BatchNorm
+#: momentum, what early stopping watches and augmentation stay the same: the two
+#: profiles train the same recipe for different lengths.
+FULL_CHANGES: dict[str, dict] = {
+    "baseline_cnn": {"epochs": 30},
+    # Patience equals epochs, as in the quick row: the warm-up-cosine schedule decides
+    # the length, and the best epoch is kept.
+    "vit": {"epochs": 30, "patience": 30},
+    # Both phases get longer with ImageNet weights (5 epochs of feature extraction, then
+    # 10 of fine-tuning), and so does training from random weights (at most 20 epochs).
+    "vgg16_transfer": {"epochs": 20, "head_epochs": 5, "fine_tune_epochs": 10},
+    "resnet50_hybrid": {"epochs": 20, "head_epochs": 5, "fine_tune_epochs": 10},
+    "cnn_transformer_hybrid": {"epochs": 30},
+    # pretrained_vit: no change (it trains in the full profile only).
+    # Patience stays equal to epochs (no early stopping); more rounds, a longer Flower
+    # run, and twice the filters per block (the quick row's width fits a 2-core CPU).
+    "federated": {
+        "epochs": 30,
+        "patience": 30,
+        "rounds": 30,
+        "flower_rounds": 10,
+        "filters": (16, 32, 64),
+    },
+}
+
+#: What each shorter row of :data:`SHORTER_ROWS` changes in its base row, in the quick
+#: profile.
+QUICK_SHORTER_CHANGES: dict[str, dict] = {
+    # Chapters 3 and 4 must run in a few minutes together on a laptop CPU.
+    "vgg16_transfer_chapter": {"epochs": 2, "head_epochs": 1, "fine_tune_epochs": 1},
+    "resnet50_hybrid_chapter": {"epochs": 2, "head_epochs": 1, "fine_tune_epochs": 1},
+    "cnn_transformer_hybrid_chapter": {"epochs": 6},
+    "vit_chapter": {"epochs": 5, "patience": 5},
+    # Short runs from scratch: BatchNorm's moving statistics must catch up faster
+    # (momentum 0.9) than in chapter 2's longer run (0.99).
+    "baseline_cnn_sweep": {"epochs": 2, "patience": 2, "batchnorm_momentum": 0.9},
+    "vit_sweep": {"epochs": 2, "patience": 2},
+    "baseline_cnn_explain": {"epochs": 6, "batchnorm_momentum": 0.9},
+    "shortcut_cnn_explain": {"epochs": 3, "batchnorm_momentum": 0.9},
+    "vit_explain": {"epochs": 3, "patience": 3},
+    "baseline_cnn_audit": {"epochs": 6, "batchnorm_momentum": 0.9},
+    "baseline_cnn_equal_updates": {"epochs": 2, "batchnorm_momentum": 0.9},
+    # Chapter 9 must run in about four minutes: one shared encoder, short heads.
+    "baseline_cnn_multimodal": {"epochs": 6},
+    "fusion_head_multimodal": {"epochs": 6, "learning_rate": 2e-3},
+}
+
+#: What each shorter row changes in its base row (the full profile's, with
+#: :data:`FULL_CHANGES`), in the full profile. On a GPU the chapters train the benchmark's
+#: schedules, except where noted. Unlike the quick profile, no row here lowers chapter
+#: 2's BatchNorm momentum (0.99): none is a run of a few epochs from scratch.
+FULL_SHORTER_CHANGES: dict[str, dict] = {
+    "vgg16_transfer_chapter": {},
+    "resnet50_hybrid_chapter": {},
+    "cnn_transformer_hybrid_chapter": {},
+    "vit_chapter": {"epochs": 20, "patience": 20},
+    "baseline_cnn_sweep": {"epochs": 20, "patience": 20},
+    "vit_sweep": {"epochs": 20, "patience": 20},
+    "baseline_cnn_explain": {},
+    "shortcut_cnn_explain": {"epochs": 10},
+    "vit_explain": {"epochs": 10, "patience": 10},
+    "baseline_cnn_audit": {"epochs": 20},
+    "baseline_cnn_equal_updates": {"epochs": 20},
+    "baseline_cnn_multimodal": {"epochs": 20},
+    "fusion_head_multimodal": {"epochs": 20, "learning_rate": 2e-3},
+}
+
+#: ``{profile: {use: Budget}}``. The benchmark's row of a model is named after it; rows
+#: ending ``_chapter``, ``_sweep``, ``_explain`` and ``_audit`` are chapters' shorter runs
+#: (:data:`SHORTER_ROWS`). The full profile is the quick one with :data:`FULL_CHANGES`.
+BUDGETS: dict[str, dict[str, Budget]] = {
+    "quick": _profile_table(QUICK_ROWS, QUICK_SHORTER_CHANGES),
     "full": _profile_table(
-        [
-            Budget(
-                "baseline_cnn",
-                "baseline_cnn",
-                "chapter 2, benchmark",
-                epochs=30,
-                learning_rate=1e-3,
-                batch_size=64,
-                patience=6,
-                monitor="val_loss",
-                batchnorm_momentum=0.99,
-            ),
-            Budget(
-                "vit",
-                "vit",
-                "benchmark",
-                epochs=30,
-                learning_rate=1e-3,
-                batch_size=64,
-                patience=30,
-                weight_decay=0.05,
-                schedule="warmup_cosine",
-                augment=2.0,
-            ),
-            Budget(
-                "vgg16_transfer",
-                "vgg16_transfer",
-                "benchmark",
-                epochs=20,
-                learning_rate=1e-4,
-                batch_size=64,
-                patience=6,
-                batchnorm_momentum=0.9,
-                augment=2.0,
-                head_epochs=5,
-                head_learning_rate=1e-3,
-                fine_tune_epochs=10,
-                fine_tune_learning_rate=1e-5,
-                fine_tune_from="block5_conv1",
-            ),
-            Budget(
-                "resnet50_hybrid",
-                "resnet50_hybrid",
-                "benchmark",
-                epochs=20,
-                learning_rate=1e-3,
-                batch_size=32,
-                patience=6,
-                batchnorm_momentum=0.9,
-                head_epochs=5,
-                head_learning_rate=1e-3,
-                fine_tune_epochs=10,
-                fine_tune_learning_rate=1e-5,
-                fine_tune_from="conv5_block1_1_conv",
-            ),
-            Budget(
-                "cnn_transformer_hybrid",
-                "cnn_transformer_hybrid",
-                "benchmark",
-                epochs=30,
-                learning_rate=1e-3,
-                batch_size=64,
-                patience=6,
-                weight_decay=1e-4,
-                batchnorm_momentum=0.9,
-            ),
-            _pretrained_vit(),
-            Budget(
-                "federated",
-                "federated_cnn",
-                "chapter 8 (FedAvg; centralised and single-hospital models train `epochs`)",
-                epochs=30,
-                learning_rate=1e-3,
-                batch_size=32,
-                patience=30,
-                schedule="constant",
-                rounds=30,
-                local_epochs=2,
-                flower_rounds=10,
-                filters=(16, 32, 64),
-            ),
-        ],
-        {
-            # On a GPU the chapters train the benchmark's schedules, except where noted.
-            "vgg16_transfer_chapter": {},
-            "resnet50_hybrid_chapter": {},
-            "cnn_transformer_hybrid_chapter": {},
-            "vit_chapter": {"epochs": 20, "patience": 20},
-            "baseline_cnn_sweep": {"epochs": 20, "patience": 20},
-            "vit_sweep": {"epochs": 20, "patience": 20},
-            "baseline_cnn_explain": {},
-            "shortcut_cnn_explain": {"epochs": 10},
-            "vit_explain": {"epochs": 10, "patience": 10},
-            "baseline_cnn_audit": {"epochs": 20},
-            "baseline_cnn_equal_updates": {"epochs": 20},
-            "baseline_cnn_multimodal": {"epochs": 20},
-            "fusion_head_multimodal": {"epochs": 20, "learning_rate": 2e-3},
-        },
+        [dataclasses.replace(row, **FULL_CHANGES.get(row.use, {})) for row in QUICK_ROWS],
+        FULL_SHORTER_CHANGES,
     ),
 }
 

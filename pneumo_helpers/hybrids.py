@@ -1,9 +1,10 @@
 """Models built on a pretrained backbone or a convolutional stem, and their classification head.
 
 Three builders: VGG16 transfer learning (chapter 3), the ResNet50 hybrid (a ResNet50
-backbone and a dense head) and the CNN–transformer hybrid (a convolutional or ResNet50
-stem whose feature map becomes tokens for self-attention; chapter 4). The backbones and
-their weights come from :mod:`pneumo_helpers.backbones`, the transformer parts from
+backbone and a dense head), both the one road of :func:`build_transfer_model`, and the
+CNN–transformer hybrid (a convolutional or ResNet50 stem whose feature map becomes tokens
+for self-attention; chapter 4). The backbones and their weights come from
+:mod:`pneumo_helpers.backbones`, the transformer parts from
 :mod:`pneumo_helpers.transformer`.
 """
 
@@ -56,24 +57,54 @@ def classification_head(
     return layers.Dense(1, activation="sigmoid", name="pneumonia")(x)
 
 
-def _build_transfer(
+def build_transfer_model(
     backbone: str,
-    model_name: str,
-    input_shape: Sequence[int],
-    weights: str | os.PathLike | None,
-    pooling: str,
-    dense_units: int | None,
-    dropout: float,
-    train_backbone: bool | None,
-    resize_to: int | None,
-    learning_rate: float,
-    weight_decay: float,
+    input_shape: Sequence[int] = (28, 28, 1),
+    weights: str | os.PathLike | None = "imagenet",
+    *,
+    name: str | None = None,
+    pooling: str = "avg",
+    dense_units: int | None = 256,
+    dropout: float = 0.5,
+    train_backbone: bool | None = None,
+    resize_to: int | None = None,
+    learning_rate: float = 1e-3,
+    weight_decay: float = 0.0,
 ) -> keras.Model:
+    """Build an ImageNet backbone with a small pneumonia head: the road of transfer learning.
+
+    The model takes the course's images (grey or RGB, scaled to [0, 1]), resizes images
+    below 32 px up to 32 px, repeats grey into three channels, applies the backbone's own
+    ``preprocess_input`` (:func:`backbone_inputs`), runs the backbone
+    (:func:`load_backbone`) and then :func:`classification_head`.
+    :func:`build_vgg16_transfer` and :func:`build_resnet50_hybrid` are this road with
+    their backbone.
+
+    Args:
+        backbone: a backbone of :data:`pneumo_helpers.backbones.BACKBONES`, e.g.
+            ``"vgg16"`` or ``"resnet50"``.
+        input_shape: ``(height, width, channels)`` with 1 or 3 channels.
+        weights: ``"imagenet"`` (downloaded; random initialisation with a warning when the
+            download fails), None for random, or a weights file. ``PNEUMO_WEIGHTS`` wins.
+        name: the model's name; default ``"<backbone>_transfer"``.
+        pooling: ``"avg"``, ``"max"`` or ``"flatten"`` (see :func:`classification_head`).
+        dense_units: hidden units of the head; None or 0 for none.
+        dropout: dropout before the output.
+        train_backbone: whether the backbone trains. None (default) freezes it when it
+            holds pretrained weights (feature extraction) and trains it when it is random
+            (training from scratch). Use :func:`unfreeze` to fine-tune later.
+        resize_to: resize images to this side (at least 32) instead of the minimum.
+        learning_rate: Adam's learning rate.
+        weight_decay: decoupled weight decay (AdamW) when above 0.
+
+    Returns:
+        A compiled ``keras.Model``; :func:`weights_info` tells which weights it holds.
+    """
     inputs, x, backbone_shape = backbone_inputs(input_shape, backbone, resize_to)
     base, info = load_backbone(backbone, backbone_shape, weights)
     base.trainable = (not info.pretrained) if train_backbone is None else bool(train_backbone)
     outputs = classification_head(base(x), pooling, dense_units, dropout)
-    model = keras.Model(inputs, outputs, name=model_name)
+    model = keras.Model(inputs, outputs, name=name or f"{backbone}_transfer")
     model.pneumo_weights = info
     return compile_binary(model, learning_rate, weight_decay)
 
@@ -81,101 +112,55 @@ def _build_transfer(
 def build_vgg16_transfer(
     input_shape: Sequence[int] = (28, 28, 1),
     weights: str | os.PathLike | None = "imagenet",
-    *,
-    pooling: str = "avg",
-    dense_units: int | None = 256,
-    dropout: float = 0.5,
-    train_backbone: bool | None = None,
-    resize_to: int | None = None,
-    learning_rate: float = 1e-3,
-    weight_decay: float = 0.0,
+    **options,
 ) -> keras.Model:
     """Build VGG16 (Simonyan & Zisserman 2015) with a small pneumonia head.
 
-    The model takes the course's images (grey or RGB, scaled to [0, 1]), resizes images
-    below 32 px up to 32 px, repeats grey into three channels, applies VGG16's own
-    ``preprocess_input`` and runs the convolutional base (13 convolutions in 5 blocks,
-    ``block1_conv1`` … ``block5_pool``) before the head.
+    The road of :func:`build_transfer_model`: images below 32 px resized up to 32 px,
+    grey repeated into three channels, VGG16's own ``preprocess_input``, then the
+    convolutional base (13 convolutions in 5 blocks, ``block1_conv1`` … ``block5_pool``)
+    before the head.
 
     Args:
         input_shape: ``(height, width, channels)`` with 1 or 3 channels.
         weights: ``"imagenet"`` (downloaded; random initialisation with a warning when the
             download fails), None for random, or a weights file. ``PNEUMO_WEIGHTS`` wins.
-        pooling: ``"avg"``, ``"max"`` or ``"flatten"`` (see :func:`classification_head`).
-        dense_units: hidden units of the head; None or 0 for none.
-        dropout: dropout before the output.
-        train_backbone: whether the convolutional base trains. None (default) freezes it
-            when it holds pretrained weights (feature extraction) and trains it when it is
-            random (training from scratch). Use :func:`unfreeze` to fine-tune later.
-        resize_to: resize images to this side (at least 32) instead of the minimum.
-        learning_rate: Adam's learning rate.
-        weight_decay: decoupled weight decay (AdamW) when above 0.
+        **options: the head and training options of :func:`build_transfer_model`:
+            ``pooling``, ``dense_units``, ``dropout``, ``train_backbone`` (None freezes a
+            pretrained base and trains a random one), ``resize_to``, ``learning_rate``
+            and ``weight_decay``.
 
     Returns:
         A compiled ``keras.Model`` named ``vgg16_transfer``; :func:`weights_info` tells
         which weights it holds.
     """
-    return _build_transfer(
-        "vgg16",
-        "vgg16_transfer",
-        input_shape,
-        weights,
-        pooling,
-        dense_units,
-        dropout,
-        train_backbone,
-        resize_to,
-        learning_rate,
-        weight_decay,
-    )
+    return build_transfer_model("vgg16", input_shape, weights, name="vgg16_transfer", **options)
 
 
 def build_resnet50_hybrid(
     input_shape: Sequence[int] = (28, 28, 1),
     weights: str | os.PathLike | None = "imagenet",
-    *,
-    pooling: str = "avg",
-    dense_units: int | None = 256,
-    dropout: float = 0.5,
-    train_backbone: bool | None = None,
-    resize_to: int | None = None,
-    learning_rate: float = 1e-3,
-    weight_decay: float = 0.0,
+    **options,
 ) -> keras.Model:
     """Build the ResNet50 hybrid (He et al. 2016): a ResNet50 backbone and a small dense head.
 
-    Same road as :func:`build_vgg16_transfer`: resize below 32 px, grey → RGB, ResNet50's
-    own ``preprocess_input``, the backbone (``conv1`` … ``conv5_block3_out``, 2048 channels),
-    then the head. ``pooling="flatten"`` reproduces the original hybrid, whose head sees
-    h × w × 2048 numbers; global average pooling (the default) sees 2048.
+    Same road as :func:`build_vgg16_transfer` (:func:`build_transfer_model`): resize below
+    32 px, grey → RGB, ResNet50's own ``preprocess_input``, the backbone (``conv1`` …
+    ``conv5_block3_out``, 2048 channels), then the head. ``pooling="flatten"`` reproduces
+    the original hybrid, whose head sees h × w × 2048 numbers; global average pooling (the
+    default) sees 2048.
 
     Args:
         input_shape: ``(height, width, channels)`` with 1 or 3 channels.
         weights: ``"imagenet"``, None or a weights file (see :func:`load_backbone`).
-        pooling: ``"avg"``, ``"max"`` or ``"flatten"``.
-        dense_units: hidden units of the head; None or 0 for none.
-        dropout: dropout before the output.
-        train_backbone: None freezes a pretrained backbone and trains a random one.
-        resize_to: resize images to this side (at least 32) instead of the minimum.
-        learning_rate: Adam's learning rate.
-        weight_decay: decoupled weight decay (AdamW) when above 0.
+        **options: the head and training options of :func:`build_transfer_model`:
+            ``pooling``, ``dense_units``, ``dropout``, ``train_backbone``, ``resize_to``,
+            ``learning_rate`` and ``weight_decay``.
 
     Returns:
         A compiled ``keras.Model`` named ``resnet50_hybrid``.
     """
-    return _build_transfer(
-        "resnet50",
-        "resnet50_hybrid",
-        input_shape,
-        weights,
-        pooling,
-        dense_units,
-        dropout,
-        train_backbone,
-        resize_to,
-        learning_rate,
-        weight_decay,
-    )
+    return build_transfer_model("resnet50", input_shape, weights, name="resnet50_hybrid", **options)
 
 
 def build_cnn_transformer_hybrid(

@@ -5,8 +5,8 @@ in its own module:
 
 - :mod:`pneumo_helpers.baseline`: the error, compilation, and the baseline CNN;
 - :mod:`pneumo_helpers.backbones`: ImageNet backbones, the weights policy, fine-tuning;
-- :mod:`pneumo_helpers.hybrids`: VGG16 transfer, the ResNet50 hybrid, the CNN–transformer
-  hybrid and their classification head;
+- :mod:`pneumo_helpers.hybrids`: VGG16 transfer and the ResNet50 hybrid (one road,
+  :func:`build_transfer_model`), the CNN–transformer hybrid and their classification head;
 - :mod:`pneumo_helpers.transformer`: tokens, position embeddings and the encoder block,
   shared with the Vision Transformer (:mod:`pneumo_helpers.vit`).
 """
@@ -40,6 +40,7 @@ from .baseline import (
 from .hybrids import (
     build_cnn_transformer_hybrid,
     build_resnet50_hybrid,
+    build_transfer_model,
     build_vgg16_transfer,
     classification_head,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "build_baseline_cnn",
     "build_cnn_transformer_hybrid",
     "build_resnet50_hybrid",
+    "build_transfer_model",
     "build_vgg16_transfer",
     "check_image_shape",
     "check_rate",

@@ -8,28 +8,14 @@ import re
 from pathlib import Path
 
 import keras
-import numpy as np
 import pytest
 
-from pneumo_helpers import budgets, config, data, federated, recipes
+from pneumo_helpers import budgets, config, federated, recipes
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "pneumo_helpers"
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 QUICK = config.profile("quick")
-
-
-def tiny_dataset(size: int = 16) -> data.PneumoniaMNIST:
-    """Bright images are pneumonia, dark ones normal."""
-
-    def split(n: int, seed: int) -> data.Split:
-        rng = np.random.default_rng(seed)
-        labels = np.array([0, 1] * (n // 2))
-        images = rng.integers(0, 80, size=(n, size, size)).astype(np.uint8)
-        images[labels == 1] += 120
-        return data.Split(images, labels)
-
-    return data.PneumoniaMNIST(split(32, 0), split(16, 1), split(16, 2), size, Path("tiny.npz"))
 
 
 # ------------------------------------------------------------------ the table itself
@@ -75,6 +61,17 @@ def test_shorter_rows_name_their_base_and_differ_only_where_the_table_says():
             assert row.epochs <= rows[base].epochs, row
 
 
+def test_the_full_profile_is_the_quick_one_with_its_stated_changes():
+    quick, full = budgets.BUDGETS["quick"], budgets.BUDGETS["full"]
+    assert set(budgets.FULL_CHANGES) <= {row.use for row in budgets.QUICK_ROWS}
+    for row in budgets.QUICK_ROWS:
+        assert quick[row.use] == row
+        changes = budgets.FULL_CHANGES.get(row.use, {})
+        assert budgets.differences(full[row.use], row) == {
+            key: (value, getattr(row, key)) for key, value in changes.items()
+        }, row.use  # every stated change is a real one, and nothing else differs
+
+
 def test_the_profile_carries_chapter_2s_row():
     for name, profile in config.PROFILES.items():
         row = budgets.budget(name, "baseline_cnn")
@@ -118,7 +115,7 @@ def test_the_federated_row_matches_the_helpers_it_describes():
 # ------------------------------------------------------------------ recipes read their row
 
 
-def test_the_baseline_builds_with_its_rows_batchnorm_momentum():
+def test_the_baseline_builds_with_its_rows_batchnorm_momentum(tiny_dataset):
     for use in ("baseline_cnn", "baseline_cnn_explain"):
         row = dataclasses.replace(budgets.budget(QUICK, use), epochs=1)
         trained = recipes.train_baseline_cnn(tiny_dataset(), QUICK, seed=0, budget=row)
@@ -132,7 +129,7 @@ def test_the_baseline_builds_with_its_rows_batchnorm_momentum():
         assert trained.result.epochs_run == 1
 
 
-def test_a_recipe_refuses_another_models_row_and_a_changed_profile():
+def test_a_recipe_refuses_another_models_row_and_a_changed_profile(tiny_dataset):
     with pytest.raises(recipes.RecipeError, match="vit"):
         recipes.train_baseline_cnn(tiny_dataset(), QUICK, budget=budgets.budget(QUICK, "vit"))
     shorter = dataclasses.replace(QUICK, epochs=3)

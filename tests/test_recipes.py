@@ -15,23 +15,10 @@ import pandas as pd
 import pytest
 
 import pneumo_helpers
-from pneumo_helpers import budgets, config, data, evaluation, models, recipes, training
+from pneumo_helpers import budgets, config, evaluation, models, recipes, training
 from pneumo_helpers.recipes import runs, trainers
 
 QUICK = config.profile("quick")
-
-
-def tiny_dataset(size: int = 16) -> data.PneumoniaMNIST:
-    """Bright images are pneumonia, dark ones normal."""
-
-    def split(n: int, seed: int) -> data.Split:
-        rng = np.random.default_rng(seed)
-        labels = np.array([0, 1] * (n // 2))
-        images = rng.integers(0, 80, size=(n, size, size)).astype(np.uint8)
-        images[labels == 1] += 120
-        return data.Split(images, labels)
-
-    return data.PneumoniaMNIST(split(32, 0), split(16, 1), split(16, 2), size, Path("tiny.npz"))
 
 
 def tiny_transfer_builder(pretrained: bool):
@@ -69,7 +56,7 @@ PLAN = dataclasses.replace(
 )
 
 
-def test_pretrained_weights_mean_feature_extraction_then_fine_tuning(monkeypatch):
+def test_pretrained_weights_mean_feature_extraction_then_fine_tuning(monkeypatch, tiny_dataset):
     monkeypatch.setitem(trainers._BUILDERS, "vgg16_transfer", tiny_transfer_builder(True))
     trained = recipes.train_vgg16_transfer(tiny_dataset(), QUICK, seed=0, budget=PLAN)
     result, model = trained.result, trained.result.model
@@ -83,7 +70,7 @@ def test_pretrained_weights_mean_feature_extraction_then_fine_tuning(monkeypatch
     assert float(model.optimizer.learning_rate) == pytest.approx(PLAN.fine_tune_learning_rate)
 
 
-def test_random_weights_mean_training_everything_from_scratch(monkeypatch):
+def test_random_weights_mean_training_everything_from_scratch(monkeypatch, tiny_dataset):
     monkeypatch.setitem(trainers._BUILDERS, "vgg16_transfer", tiny_transfer_builder(False))
     trained = recipes.train_vgg16_transfer(tiny_dataset(), QUICK, seed=0, budget=PLAN)
     model = trained.result.model
@@ -96,7 +83,7 @@ def test_random_weights_mean_training_everything_from_scratch(monkeypatch):
     assert trained.budget == PLAN
 
 
-def test_a_budget_row_sets_the_batch_size(monkeypatch):
+def test_a_budget_row_sets_the_batch_size(monkeypatch, tiny_dataset):
     monkeypatch.setitem(trainers._BUILDERS, "vgg16_transfer", tiny_transfer_builder(False))
     plan = dataclasses.replace(PLAN, epochs=1, batch_size=8)
     trained = recipes.train_vgg16_transfer(tiny_dataset(), QUICK, seed=0, budget=plan)
@@ -127,7 +114,7 @@ def test_every_course_model_has_a_recipe_and_a_budget_row_in_every_profile():
             assert budgets.budget(profile, name).model == name
 
 
-def test_cnn_transformer_hybrid_recipe_trains():
+def test_cnn_transformer_hybrid_recipe_trains(tiny_dataset):
     row = dataclasses.replace(budgets.budget(QUICK, "cnn_transformer_hybrid"), epochs=1)
     trained = recipes.train_cnn_transformer_hybrid(
         tiny_dataset(),
@@ -172,7 +159,9 @@ def counting_recipe(monkeypatch):
     return calls
 
 
-def test_load_or_train_trains_once_and_then_reads_the_saved_run(counting_recipe, tmp_path):
+def test_load_or_train_trains_once_and_then_reads_the_saved_run(
+    counting_recipe, tmp_path, tiny_dataset
+):
     dataset = tiny_dataset()
     first = recipes.load_or_train("counting", dataset, QUICK, seed=1, directory=tmp_path)
     second = recipes.load_or_train("counting", dataset, QUICK, seed=1, directory=tmp_path)
@@ -186,7 +175,7 @@ def test_load_or_train_trains_once_and_then_reads_the_saved_run(counting_recipe,
     assert counting_recipe == [1, 2]  # another seed is another run
 
 
-def test_stale_or_corrupt_runs_are_trained_again(counting_recipe, tmp_path):
+def test_stale_or_corrupt_runs_are_trained_again(counting_recipe, tmp_path, tiny_dataset):
     dataset = tiny_dataset()
     run = recipes.load_or_train("counting", dataset, QUICK, seed=0, directory=tmp_path)
     path = tmp_path / "counting-quick-seed0.json"
@@ -201,7 +190,7 @@ def test_stale_or_corrupt_runs_are_trained_again(counting_recipe, tmp_path):
     assert dataclasses.asdict(again).keys() == dataclasses.asdict(run).keys()
 
 
-def test_fingerprint_depends_on_profile_seed_and_data():
+def test_fingerprint_depends_on_profile_seed_and_data(tiny_dataset):
     dataset = tiny_dataset()
     base = recipes.run_fingerprint("x", dataset, QUICK, 0)
     assert base == recipes.run_fingerprint("x", dataset, QUICK, 0)
@@ -219,7 +208,7 @@ def test_the_fingerprint_covers_every_module_of_the_whole_package():
     assert any(name.startswith("evaluation/") for name in names)
 
 
-def test_the_fingerprint_changes_with_the_code(monkeypatch):
+def test_the_fingerprint_changes_with_the_code(monkeypatch, tiny_dataset):
     dataset = tiny_dataset()
     base = recipes.run_fingerprint("x", dataset, QUICK, 0)
     modules = recipes.fingerprinted_modules()
@@ -241,7 +230,7 @@ def test_expected_weights_says_what_a_training_would_start_from(monkeypatch, tmp
 
 
 def test_a_run_saved_offline_is_stale_once_imagenet_weights_are_reachable(
-    counting_recipe, monkeypatch, tmp_path
+    counting_recipe, monkeypatch, tmp_path, tiny_dataset
 ):
     """The fingerprint covers the weights a run started from, not the ones it asked for."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
@@ -276,7 +265,7 @@ def test_a_run_saved_offline_is_stale_once_imagenet_weights_are_reachable(
     assert recipes.load_run("counting", dataset, QUICK, 0, tmp_path) is None  # train again
 
 
-def test_load_or_train_rejects_unknown_names(tmp_path):
+def test_load_or_train_rejects_unknown_names(tmp_path, tiny_dataset):
     with pytest.raises(ValueError, match="not a recipe"):
         recipes.load_or_train("alexnet", tiny_dataset(), QUICK, directory=tmp_path)
 
@@ -348,7 +337,7 @@ def test_chapter_options_shorten_the_quick_profile_only():
     assert recipes.chapter_options("baseline_cnn", QUICK) == {}
 
 
-def test_runs_trained_with_other_options_do_not_count(monkeypatch, tmp_path):
+def test_runs_trained_with_other_options_do_not_count(monkeypatch, tmp_path, tiny_dataset):
     calls = []
 
     def recipe(dataset, profile, seed=42, verbose=0, epochs=1):

@@ -1,7 +1,9 @@
 """Plots of scores: ROC, precision-recall, confusion matrix and reliability curves.
 
 Axes speak clinical words (sensitivity, not TPR alone); the style is the course's one
-(:mod:`pneumo_helpers.plots`).
+(:mod:`pneumo_helpers.plots`). The axes of a plot of two rates are finished in one place,
+:func:`finish_rate_axes` (labels, limits, legend), and a reliability plot's in
+:func:`finish_reliability_axes`, which :mod:`pneumo_helpers.fairness` uses too.
 """
 
 from __future__ import annotations
@@ -11,6 +13,49 @@ from sklearn import metrics as skm
 
 from .. import plots
 from .metrics import binary_metrics, check_binary
+
+
+def finish_rate_axes(ax, *, xlabel: str, ylabel: str, title: str | None = None, legend: str):
+    """Label a plot of two rates or probabilities (each 0 to 1) and place its legend.
+
+    Call it after drawing every curve, so the legend lists them all.
+
+    Args:
+        ax: the axes drawn on.
+        xlabel: the horizontal axis's label, in clinical words.
+        ylabel: the vertical axis's label, in clinical words.
+        title: the title, or None to leave the axes' title as it is.
+        legend: where the legend goes, e.g. ``"lower right"``.
+
+    Returns:
+        ``ax``.
+    """
+    titled = {} if title is None else {"title": title}
+    ax.set(xlabel=xlabel, ylabel=ylabel, **titled, xlim=(0, 1), ylim=(0, 1.01))
+    ax.legend(loc=legend)
+    return ax
+
+
+def finish_reliability_axes(ax, *, title: str | None = None):
+    """Draw the diagonal of perfect calibration and label a reliability plot's axes.
+
+    Call it after drawing the reliability curves (observed share against mean score).
+
+    Args:
+        ax: the axes drawn on.
+        title: the title, or None to leave the axes' title as it is.
+
+    Returns:
+        ``ax``.
+    """
+    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
+    return finish_rate_axes(
+        ax,
+        xlabel="Mean predicted probability of pneumonia",
+        ylabel="Observed share with pneumonia",
+        title=title,
+        legend="upper left",
+    )
 
 
 def plot_roc(y_true, y_score, *, ax=None, label: str | None = None, threshold: float | None = None):
@@ -30,15 +75,13 @@ def plot_roc(y_true, y_score, *, ax=None, label: str | None = None, threshold: f
             zorder=3,
             label=f"threshold {threshold:.2f}",
         )
-    ax.set(
+    return finish_rate_axes(
+        ax,
         xlabel="1 − specificity (share of normal X-rays flagged)",
         ylabel="Sensitivity (share of pneumonia found)",
         title="ROC curve",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
+        legend="lower right",
     )
-    ax.legend(loc="lower right")
-    return ax
 
 
 def plot_precision_recall(y_true, y_score, *, ax=None, label: str | None = None):
@@ -49,15 +92,13 @@ def plot_precision_recall(y_true, y_score, *, ax=None, label: str | None = None)
     ap = skm.average_precision_score(y_true, y_score)
     ax.plot(recall, precision, label=f"{label or 'model'} (AP {ap:.3f})")
     ax.axhline(y_true.mean(), linestyle="--", color="grey", label="prevalence (chance)")
-    ax.set(
+    return finish_rate_axes(
+        ax,
         xlabel="Sensitivity (recall)",
         ylabel="Precision (positive predictive value)",
         title="Precision–recall curve",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
+        legend="lower left",
     )
-    ax.legend(loc="lower left")
-    return ax
 
 
 def plot_confusion_matrix(y_true, y_score, threshold: float = 0.5, *, ax=None):
@@ -97,13 +138,4 @@ def plot_calibration(y_true, y_score, *, n_bins: int = 10, ax=None, label: str |
     observed, predicted = calibration_curve(y_true, y_score, n_bins=n_bins, strategy="quantile")
     brier = skm.brier_score_loss(y_true, y_score)
     ax.plot(predicted, observed, marker="o", label=f"{label or 'model'} (Brier {brier:.3f})")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    ax.set(
-        xlabel="Mean predicted probability of pneumonia",
-        ylabel="Observed share with pneumonia",
-        title="Calibration (reliability) curve",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
-    )
-    ax.legend(loc="upper left")
-    return ax
+    return finish_reliability_axes(ax, title="Calibration (reliability) curve")

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import plots
+from ..evaluation.figures import finish_reliability_axes
 from .audit import METRIC_LABELS, OVERALL, RATE_METRICS
 from .groups import FairnessInputError, check_inputs, group_order
 
@@ -140,15 +141,7 @@ def plot_calibration_by_group(y_true, y_score, groups, *, n_bins: int = 8, ax=No
             y_true[members], y_score[members], n_bins=bins, strategy="quantile"
         )
         ax.plot(predicted, observed, marker="o", label=f"{group} (n={int(members.sum())})")
-    ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfectly calibrated")
-    ax.set(
-        xlabel="Mean predicted probability of pneumonia",
-        ylabel="Observed share with pneumonia",
-        xlim=(0, 1),
-        ylim=(0, 1.01),
-    )
-    ax.legend(loc="upper left")
-    return ax
+    return finish_reliability_axes(ax)
 
 
 # --------------------------------------------------------------------------------------
