@@ -166,8 +166,9 @@ SHORTER_ROWS: dict[str, tuple[str, str]] = {
     ),
     "fusion_head_multimodal": (
         "baseline_cnn",
-        "chapter 9 (the heads on the frozen shared image encoder: the image-only control, "
-        "intermediate fusion and its missing-record variants; epochs and learning rate)",
+        "chapter 9 (the models fine-tuned end to end from copies of the shared image "
+        "encoder: the image-only control, intermediate fusion and its missing-record "
+        "variants, once per seed; epochs and learning rate)",
     ),
 }
 
