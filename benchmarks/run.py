@@ -146,6 +146,9 @@ def measure_seed(name, dataset, profile, seed, budget, per_metric, weights, fing
 def current_commit(root: Path | None = None) -> str | None:
     """Return the checkout's commit (``+changes`` when tracked files differ), or None.
 
+    The benchmark's own outputs (``benchmarks/results*``) do not count as changes: the
+    script rewrites them after each model, so they differ from the commit during a run.
+
     Args:
         root: the checkout; default the one this script is in.
     """
@@ -165,7 +168,9 @@ def current_commit(root: Path | None = None) -> str | None:
     commit = git("rev-parse", "--short=12", "HEAD")
     if commit is None:
         return None
-    changed = git("status", "--porcelain", "--untracked-files=no")
+    changed = git(
+        "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)benchmarks/results*"
+    )
     return commit + ("+changes" if changed else "")
 
 

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -86,7 +87,6 @@ def test_a_bad_results_file_is_refused_before_training(bench, tmp_path, capsys, 
 
 def test_rows_carry_the_commit_and_one_fingerprint_per_seed(bench, tmp_path, monkeypatch):
     """The results page compares these with today's fingerprints to mark stale rows."""
-    import subprocess
 
     import numpy as np
 
@@ -183,3 +183,21 @@ def test_each_row_records_its_timing_beside_the_results(bench, tmp_path, monkeyp
     bench.write_results({"baseline_cnn": summary}, run, out, {"baseline_cnn": details})
     runs = json.loads((tmp_path / "results.runs.json").read_text())
     assert runs["baseline_cnn"]["timing"] == details["timing"]
+
+
+def test_the_commit_ignores_the_benchmarks_own_outputs_but_not_other_changes(bench, tmp_path):
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "benchmarks").mkdir()
+    (tmp_path / "benchmarks" / "results.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "start")
+    clean = bench.current_commit(tmp_path)
+    assert clean and not clean.endswith("+changes")
+    (tmp_path / "benchmarks" / "results.json").write_text('{"baseline_cnn": {}}')
+    assert bench.current_commit(tmp_path) == clean  # rewritten by the run itself
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert bench.current_commit(tmp_path) == clean + "+changes"
