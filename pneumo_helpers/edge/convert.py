@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import sys
@@ -41,9 +42,11 @@ def quiet_native_output():
         os.dup2(devnull, 2)
         for logger in loggers:
             logger.setLevel(logging.ERROR)
-        with warnings.catch_warnings():
+        python_output = io.StringIO()  # print() of Python code, e.g. in a notebook
+        with warnings.catch_warnings(), contextlib.redirect_stdout(python_output):
             warnings.simplefilter("ignore")
-            yield
+            with contextlib.redirect_stderr(python_output):
+                yield
     finally:
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)

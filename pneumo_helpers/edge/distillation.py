@@ -57,6 +57,7 @@ class DistillationLoss(keras.losses.Loss):
         self.temperature, self.alpha = float(temperature), float(alpha)
 
     def call(self, y_true, y_pred):
+        """Return the loss of each image: ``y_true`` is ``(N, 2)`` targets, ``y_pred`` scores."""
         ops = keras.ops
         y_true = ops.reshape(ops.cast(y_true, y_pred.dtype), (-1, 2))
         label, teacher = y_true[:, 0], y_true[:, 1]
