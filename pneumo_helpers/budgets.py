@@ -362,15 +362,15 @@ QUICK_SHORTER_CHANGES: dict[str, dict] = {
     # runs from scratch (BatchNorm momentum 0.9), six of them for the students.
     "baseline_cnn_edge": {"epochs": 6, "batchnorm_momentum": 0.9},
     "mobilenet_edge": {
-        "epochs": 6,
+        "epochs": 4,
         "learning_rate": 2e-3,
         "batchnorm_momentum": 0.9,
         "monitor": "val_auc",
         "resize_to": 32,
     },
     "student_edge": {
-        "epochs": 6,
-        "patience": 6,
+        "epochs": 5,
+        "patience": 5,
         "learning_rate": 3e-3,
         "batchnorm_momentum": 0.9,
         "monitor": "val_auc",
