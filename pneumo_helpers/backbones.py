@@ -52,10 +52,15 @@ class Backbone:
     min_size: int
 
 
-#: The backbones the course uses. Both need images of at least 32 px (Keras' minimum).
+#: The backbones the course uses. All need images of at least 32 px (Keras' minimum).
+#: MobileNetV3-Small (chapter 10) rescales its inputs itself: its ``preprocess_input`` is
+#: the identity, so :class:`BackbonePreprocess` hands it [0, 255] pixels.
 BACKBONES: dict[str, Backbone] = {
     "vgg16": Backbone("vgg16", "VGG16", "VGG16", "vgg16", 32),
     "resnet50": Backbone("resnet50", "ResNet50", "ResNet50", "resnet50", 32),
+    "mobilenet_v3_small": Backbone(
+        "mobilenet_v3_small", "MobileNetV3-Small", "MobileNetV3Small", "mobilenet_v3", 32
+    ),
 }
 
 
@@ -151,7 +156,7 @@ def load_backbone(
     backbone and session. ``PNEUMO_WEIGHTS`` forces either case.
 
     Args:
-        name: a key of :data:`BACKBONES` (``"vgg16"`` or ``"resnet50"``).
+        name: a key of :data:`BACKBONES` (``"vgg16"``, ``"resnet50"``, ``"mobilenet_v3_small"``).
         input_shape: ``(height, width, 3)``, each side at least the backbone's ``min_size``.
         weights: ``"imagenet"``, None (random) or a weights file.
 
@@ -176,7 +181,11 @@ def load_backbone(
     forced = os.environ.get(WEIGHTS_ENV, "").strip()
 
     def build(with_weights: str | None) -> keras.Model:
-        return constructor(include_top=False, weights=with_weights, input_shape=input_shape)
+        with warnings.catch_warnings():
+            # MobileNetV3 warns that its 224 px ImageNet weights load at another input size:
+            # intended here (the weights are convolutional), and said by the WeightsInfo.
+            warnings.filterwarnings("ignore", message="`input_shape` is undefined or non-square")
+            return constructor(include_top=False, weights=with_weights, input_shape=input_shape)
 
     if requested is None:
         why = f"{WEIGHTS_ENV}={forced}" if forced else "weights=None was requested"

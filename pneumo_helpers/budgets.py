@@ -170,6 +170,22 @@ SHORTER_ROWS: dict[str, tuple[str, str]] = {
         "encoder: the image-only control, intermediate fusion and its missing-record "
         "variants, once per seed; epochs and learning rate)",
     ),
+    "baseline_cnn_edge": (
+        "baseline_cnn",
+        "chapter 10 (the baseline CNN taken to the device, trained by its recipe)",
+    ),
+    "mobilenet_edge": (
+        "baseline_cnn",
+        "chapter 10 (MobileNetV3-Small with a small head, trained end to end from its "
+        "starting weights; epochs, learning rate, batch size, patience, monitor, BatchNorm "
+        "momentum, augmentation and the input side it is resized to)",
+    ),
+    "student_edge": (
+        "baseline_cnn",
+        "chapter 10 (the tiny student CNN, once per seed with the teacher's soft targets and "
+        "once without: every epoch spent, the best validation AUC kept, no augmentation; "
+        "filters per block from this row)",
+    ),
 }
 
 
@@ -342,6 +358,25 @@ QUICK_SHORTER_CHANGES: dict[str, dict] = {
     # Chapter 9 must run in about four minutes: one shared encoder, short heads.
     "baseline_cnn_multimodal": {"epochs": 6},
     "fusion_head_multimodal": {"epochs": 6, "learning_rate": 2e-3},
+    # Chapter 10 must run in under four minutes, conversions and timings included: short
+    # runs from scratch (BatchNorm momentum 0.9), six of them for the students.
+    "baseline_cnn_edge": {"epochs": 6, "batchnorm_momentum": 0.9},
+    "mobilenet_edge": {
+        "epochs": 4,
+        "learning_rate": 2e-3,
+        "batchnorm_momentum": 0.9,
+        "monitor": "val_auc",
+        "resize_to": 32,
+    },
+    "student_edge": {
+        "epochs": 5,
+        "patience": 5,
+        "learning_rate": 3e-3,
+        "batchnorm_momentum": 0.9,
+        "monitor": "val_auc",
+        "augment": 0.0,
+        "filters": (8, 16, 32),
+    },
 }
 
 #: What each shorter row changes in its base row (the full profile's, with
@@ -362,6 +397,17 @@ FULL_SHORTER_CHANGES: dict[str, dict] = {
     "baseline_cnn_equal_updates": {"epochs": 20},
     "baseline_cnn_multimodal": {"epochs": 20},
     "fusion_head_multimodal": {"epochs": 20, "learning_rate": 2e-3},
+    "baseline_cnn_edge": {},
+    # The 128 px images are large enough for MobileNetV3-Small: no resizing.
+    "mobilenet_edge": {"epochs": 20, "learning_rate": 1e-3, "monitor": "val_auc"},
+    "student_edge": {
+        "epochs": 20,
+        "patience": 20,
+        "learning_rate": 3e-3,
+        "monitor": "val_auc",
+        "augment": 0.0,
+        "filters": (8, 16, 32),
+    },
 }
 
 #: ``{profile: {use: Budget}}``. The benchmark's row of a model is named after it; rows

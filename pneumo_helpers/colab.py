@@ -39,6 +39,7 @@ EXTRAS = {
     "fairness": "chapter 7 (fairlearn's MetricFrame)",
     "federated": "chapter 8 (Flower and its Ray simulation engine)",
     "vit": "chapter 5's pretrained ViT (KerasHub)",
+    "edge": "chapter 10 (the LiteRT interpreter, ONNX export and ONNX Runtime)",
 }
 
 _OFFLINE = re.compile(
