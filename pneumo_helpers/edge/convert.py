@@ -134,15 +134,33 @@ def convert_to_litert(
 
 
 def export_onnx(model: keras.Model, path: str | os.PathLike) -> Path:
-    """Export a Keras model to an ONNX file (float32) with Keras 3's exporter (tf2onnx).
+    """Export a Keras model to an ONNX file (float32) with tf2onnx, from its inference function.
+
+    The function traced is the model in inference mode on a batch of any size and the
+    model's own image shape. Keras 3's ``model.export(format="onnx")`` is not used: with
+    TensorFlow 2.21 and tf2onnx 1.17 it silently mis-converts a ``Resizing`` layer followed
+    by a strided ``padding="same"`` convolution and BatchNormalization (the start of
+    MobileNetV3 after the course's resize), which ``tests/test_edge.py`` reproduces.
 
     Raises:
         EdgeError: the export failed (e.g. tf2onnx or onnx is not installed).
     """
     path = Path(path)
     try:
+        import tensorflow as tf
+        import tf2onnx
+
+        spec = tuple(
+            tf.TensorSpec((None, *tensor.shape[1:]), tf.float32, name=f"input_{i}")
+            for i, tensor in enumerate(model.inputs)
+        )
+
+        @tf.function(input_signature=spec)
+        def serve(*inputs):
+            return model(inputs[0] if len(inputs) == 1 else list(inputs), training=False)
+
         with quiet_native_output():
-            model.export(str(path), format="onnx", verbose=False)
+            tf2onnx.convert.from_function(serve, input_signature=spec, output_path=str(path))
     except Exception as error:  # noqa: BLE001 - tf2onnx raises many types
         raise EdgeError(
             f"could not export {model.name!r} to ONNX ({type(error).__name__}: {error}); "
