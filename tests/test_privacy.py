@@ -323,9 +323,9 @@ def test_private_gradient_clips_each_example_and_adds_noise_of_the_stated_size()
     clipped = privacy.private_gradient(model, images, labels, 1e-3, 0.0, generator)
     norm = np.sqrt(sum(float(np.sum(np.square(g))) for g in clipped))
     assert norm <= 6 * 1e-3 + 1e-6  # six examples, each clipped to norm 1e-3
-    noisy = privacy.private_gradient(model, images[:0], labels[:0], 1.0, 2.0, generator)
+    noisy = privacy.private_gradient(model, images, labels, 1.0, 1000.0, generator)
     spread = np.std(np.concatenate([np.ravel(g) for g in noisy]))
-    assert spread == pytest.approx(2.0, rel=0.1)  # an empty batch: noise of std σ·C only
+    assert spread == pytest.approx(1000.0, rel=0.1)  # noise of std sigma * C swamps the sum
 
 
 def test_train_dp_sgd_counts_its_steps_for_the_accountant():
@@ -336,6 +336,10 @@ def test_train_dp_sgd_counts_its_steps_for_the_accountant():
         model, images, labels, epochs=2, expected_batch=10, learning_rate=0.1, seed=0
     )
     assert (run.steps, run.sampling_probability) == (8, 0.25)
+    tiny = privacy.train_dp_sgd(  # q = 1/40: most steps draw nobody, and still run
+        model, images, labels, epochs=1, expected_batch=1, learning_rate=0.1, seed=0
+    )
+    assert tiny.steps == 40 and np.all(np.isfinite(model.get_weights()[0]))
     with pytest.raises(privacy.PrivacyError, match="one label per image"):
         privacy.train_dp_sgd(
             model, images, labels[:3], epochs=1, expected_batch=10, learning_rate=0.1

@@ -51,6 +51,7 @@ from .membership import (
     build_privacy_mlp,
     loss_threshold_attack,
     per_example_loss,
+    predict_probabilities,
 )
 from .scan import element_text, scan_file, scan_files, walk_elements
 
@@ -79,6 +80,7 @@ __all__ = [
     "loss_threshold_attack",
     "mask_pixels",
     "per_example_loss",
+    "predict_probabilities",
     "private_gradient",
     "read_dicom",
     "scan_file",

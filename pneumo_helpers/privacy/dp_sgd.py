@@ -29,7 +29,7 @@ def private_gradient(model, images, labels, clip_norm: float, noise_multiplier: 
 
     Args:
         model: a Keras model (TensorFlow backend) with one sigmoid output.
-        images: the batch's images.
+        images: the batch's images (at least one; :func:`train_dp_sgd` handles empty ones).
         labels: their 0/1 labels, float, shape ``(batch, 1)``.
         clip_norm: ``C``, the largest L2 norm one example's gradient may have.
         noise_multiplier: ``σ``; the noise's standard deviation is ``σ·C``.
@@ -106,6 +106,7 @@ def train_dp_sgd(
     q = min(1.0, expected_batch / n)
     steps = max(1, int(round(epochs * n / expected_batch)))
     optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9)
+    optimizer.build(model.trainable_variables)  # its variables exist before tracing
     noise = tf.random.Generator.from_seed(seed)
     images = tf.constant(images, tf.float32)
     labels = tf.constant(np.asarray(labels, np.float32).reshape(-1, 1))
@@ -118,11 +119,20 @@ def train_dp_sgd(
         )
         optimizer.apply([g / expected_batch for g in noisy_sum], model.trainable_variables)
 
+    @tf.function
+    def empty_step():  # nobody drawn: the noise alone (the accountant counts this step too)
+        sigma = noise_multiplier * clip_norm
+        noisy = [noise.normal(v.shape, stddev=sigma) for v in model.trainable_variables]
+        optimizer.apply([g / expected_batch for g in noisy], model.trainable_variables)
+
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     for _ in range(steps):
         chosen = np.flatnonzero(rng.random(n) < q)  # Poisson sampling
-        step(tf.gather(images, chosen), tf.gather(labels, chosen))
+        if len(chosen):
+            step(tf.gather(images, chosen), tf.gather(labels, chosen))
+        else:
+            empty_step()
     return DPRun(steps, q, noise_multiplier, clip_norm, time.perf_counter() - start)
 
 

@@ -69,7 +69,21 @@ def build_privacy_mlp(
     return keras.Model(inputs, outputs, name=name)
 
 
-def per_example_loss(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 512):
+def predict_probabilities(model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Return a model's pneumonia probabilities, calling it eagerly batch by batch.
+
+    Unlike ``model.predict`` it compiles nothing, so that scoring many small models on
+    inputs of different sizes does not retrace (and warn) again and again.
+    """
+    images = np.asarray(images, dtype=np.float32)
+    chunks = [
+        np.asarray(model(images[start : start + batch_size], training=False)).reshape(-1)
+        for start in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(chunks) if chunks else np.zeros(0)
+
+
+def per_example_loss(model, images: np.ndarray, labels: np.ndarray, batch_size: int = 1024):
     """Return the binary cross-entropy of ``model`` on each image (no averaging).
 
     Args:
@@ -81,8 +95,8 @@ def per_example_loss(model, images: np.ndarray, labels: np.ndarray, batch_size: 
     labels = np.asarray(labels, dtype=float).reshape(-1)
     if len(labels) != len(images) or len(labels) == 0:
         raise PrivacyError(f"need one label per image, got {len(labels)} for {len(images)}.")
-    scores = np.asarray(model.predict(images, batch_size=batch_size, verbose=0)).reshape(-1)
-    scores = np.clip(scores.astype(np.float64), 1e-7, 1 - 1e-7)
+    scores = predict_probabilities(model, images, batch_size).astype(np.float64)
+    scores = np.clip(scores, 1e-7, 1 - 1e-7)
     return -(labels * np.log(scores) + (1 - labels) * np.log(1 - scores))
 
 
