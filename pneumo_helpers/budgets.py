@@ -308,6 +308,41 @@ QUICK_ROWS: list[Budget] = [
         flower_rounds=4,
         filters=(8, 16, 32),
     ),
+    # Chapter 11: the small MLP (28 px in every profile) that the membership attack
+    # targets, over-fitted and regularised, and its DP-SGD training.
+    Budget(
+        "privacy_mlp_overfit",
+        "privacy_mlp",
+        "chapter 11 (the over-fitted target: no regularisation, every epoch run)",
+        epochs=30,
+        learning_rate=1e-3,
+        batch_size=32,
+        patience=30,  # no early stopping: over-fitting is the point
+        schedule="constant",
+    ),
+    Budget(
+        "privacy_mlp_regularised",
+        "privacy_mlp",
+        "chapter 11 (dropout, AdamW weight decay, early stopping on the validation loss)",
+        epochs=40,
+        learning_rate=1e-3,
+        batch_size=32,
+        patience=3,
+        weight_decay=1e-2,
+        monitor="val_loss",
+        schedule="constant",
+    ),
+    Budget(
+        "privacy_mlp_dp_sgd",
+        "privacy_mlp",
+        "chapter 11 (DP-SGD: epochs in expectation, Poisson batches of expected size "
+        "batch_size, SGD with momentum 0.9)",
+        epochs=10,
+        learning_rate=0.1,
+        batch_size=100,
+        patience=10,  # no early stopping: every step is accounted
+        schedule="constant",
+    ),
 ]
 
 #: What the full profile (a GPU with the 128 px images) changes in each benchmark row of

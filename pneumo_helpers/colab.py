@@ -38,8 +38,17 @@ PROTECTED = (
 EXTRAS = {
     "fairness": "chapter 7 (fairlearn's MetricFrame)",
     "federated": "chapter 8 (Flower and its Ray simulation engine)",
+    "privacy": "chapter 11 (pydicom, dicognito and dp-accounting)",
     "vit": "chapter 5's pretrained ViT (KerasHub)",
     "edge": "chapter 10 (the LiteRT interpreter, ONNX export and ONNX Runtime)",
+}
+
+#: Requirements installed without their own dependencies, and why. Each one's declared pins
+#: are stale and would move Colab's packages; what it imports at run time is declared beside
+#: it in its extra, at versions Colab has (tests/test_privacy.py runs it with them).
+WITHOUT_DEPENDENCIES = {
+    "dp-accounting": "its pin attrs<24 would move Colab's attrs 26.1.0; its accountants "
+    "import only attrs, absl-py, numpy and scipy, and work with attrs 26",
 }
 
 _OFFLINE = re.compile(
@@ -193,7 +202,8 @@ def install(*extras: str, quiet: bool = False) -> str:
 
     First every installed package is held at its version; if pip cannot satisfy the
     requirements that way, only :data:`PROTECTED` are held and the line names the packages
-    that moved. If even that fails, nothing is forced.
+    that moved. If even that fails, nothing is forced. A requirement named in
+    :data:`WITHOUT_DEPENDENCIES` is installed alone (``pip --no-deps``), after the others.
 
     Args:
         extras: the chapter's extras, e.g. ``"federated"`` (see :data:`EXTRAS`).
@@ -207,25 +217,31 @@ def install(*extras: str, quiet: bool = False) -> str:
     wanted = requirements(*extras)
     before = installed_versions()
     todo = unmet(wanted, before)
+    loose = [r for r in todo if canonical(re.split(r"[<>=!~;\[ ]", r)[0]) in WITHOUT_DEPENDENCIES]
+    todo = [r for r in todo if r not in loose]
     label = f"{DISTRIBUTION} {before.get(DISTRIBUTION, '?')}" + (
         f" [{','.join(extras)}]" if extras else ""
     )
-    if not todo:
+    if not todo and not loose:
         line = f"Colab setup: {label} ready; everything else this chapter needs was installed."
     else:
-        result = _pip(todo, before)
         held = "every installed package held at its version"
-        if result.returncode != 0 and not _OFFLINE.search(result.stdout + result.stderr):
-            protected = {name: before[name] for name in PROTECTED if name in before}
-            result = _pip(todo, protected)
-            held = "TensorFlow's " + ", ".join(sorted(protected)) + " held"
+        if todo:
+            result = _pip(todo, before)
             if result.returncode != 0 and not _OFFLINE.search(result.stdout + result.stderr):
-                raise SetupError(
-                    f"{', '.join(todo)} cannot be installed without moving "
-                    f"{', '.join(sorted(protected))}, which Colab's TensorFlow needs as they "
-                    f"are; nothing was changed. pip said: {_last_error(result)}"
-                )
-        _check(result, ", ".join(todo))
+                protected = {name: before[name] for name in PROTECTED if name in before}
+                result = _pip(todo, protected)
+                held = "TensorFlow's " + ", ".join(sorted(protected)) + " held"
+                if result.returncode != 0 and not _OFFLINE.search(result.stdout + result.stderr):
+                    raise SetupError(
+                        f"{', '.join(todo)} cannot be installed without moving "
+                        f"{', '.join(sorted(protected))}, which Colab's TensorFlow needs as "
+                        f"they are; nothing was changed. pip said: {_last_error(result)}"
+                    )
+            _check(result, ", ".join(todo))
+        if loose:  # stale pins: the package alone (WITHOUT_DEPENDENCIES says why)
+            _check(_pip(["--no-deps", *loose], before), ", ".join(loose))
+            held += f"; {', '.join(loose)} without its own pins"
         after = installed_versions()
         added = sorted(set(after) - set(before))
         moved = _moves(before, after)
