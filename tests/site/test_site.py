@@ -95,8 +95,15 @@ class _TableCells(HTMLParser):
 
 
 def unrounded(cell: str) -> bool:
-    """More than four significant decimals, e.g. 0.996078 or 43.500000 (but not 0.00001)."""
-    return any(len(d.lstrip("0")) > 4 for d in re.findall(r"\d\.(\d+)", cell))
+    """More than four significant decimals, e.g. 0.996078 or 43.500000 (but not 0.00001).
+
+    Identifiers are not measurements: a dotted DICOM UID (1.2.826.0.1.3680043...) or a run
+    of more than 17 digits (more than any float64 prints, e.g. dicognito's 2.1196225903...)
+    is left alone.
+    """
+    cell = re.sub(r"\d+(?:\.\d+){2,}\.?", "", cell)  # dotted UIDs, whole or shortened
+    decimals = [d for d in re.findall(r"(\d+)\.(\d+)", cell) if len("".join(d).lstrip("0")) <= 17]
+    return any(len(d.lstrip("0")) > 4 for _, d in decimals)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -110,6 +117,9 @@ def test_tables_are_rounded(path):
 def test_the_rounding_check_sees_unrounded_cells():
     assert unrounded("0.996078") and unrounded("43.500000") and unrounded("[0.123456]")
     assert not unrounded("0.00001") and not unrounded("0.968 ± 0.004") and not unrounded("1214")
+    assert not unrounded("1.2.826.0.1.3680043.8.498.52...") and not unrounded("1.2.840.10008.1.2")
+    assert not unrounded("2.11962259031616906375748850...")  # a UID of 28 digits, shortened
+    assert unrounded("uid 1.2.3.4, AUC 0.94512")  # a UID beside a long number hides nothing
 
 
 class _PastedText(HTMLParser):
