@@ -51,7 +51,8 @@ def test_the_writer_plants_a_full_record_and_text_on_some_films(written):
     assert {p.patient for p in planted} == {0, 1} and {p.study for p in planted} == {0, 1}
     assert any(p.text_boxes for p in planted) and not all(p.text_boxes for p in planted)
     ds = pydicom.dcmread(planted[0].path)
-    assert ds.Modality == "DX" and ds.Rows == SIZE * 9
+    factor = -(-privacy.FILM_SIZE // SIZE)  # the smallest factor giving FILM_SIZE px
+    assert ds.Modality == "DX" and ds.Rows == ds.Columns == SIZE * factor >= privacy.FILM_SIZE
     assert ds.OtherPatientIDsSequence[0].PatientName == ds.PatientName
     assert any(element.tag.is_private for element in ds)
     assert set(p.encoding for p in planted) == set(privacy.ENCODINGS)
@@ -225,13 +226,42 @@ def test_burned_in_text_is_masked_and_no_other_pixel_changes(written):
     for p, path, image in zip(planted, outputs(destination, planted), images, strict=True):
         before, after = pydicom.dcmread(p.path), pydicom.dcmread(path)
         display = privacy.display_values(before)
-        text = np.abs(display - privacy.upsample(image.astype(float), 9)) > 0.5
+        factor = display.shape[0] // image.shape[0]
+        assert factor * image.shape[0] == display.shape[0] >= privacy.FILM_SIZE
+        course = privacy.upsample(image.astype(float), factor)
+        text = np.abs(display - course) > 0.5
         mask = privacy.text_mask(display)
         changed = before.pixel_array != after.pixel_array
         assert not (text & ~mask).any()  # every text pixel is masked
         assert not (changed & ~mask).any()  # nothing outside the masks moved
         assert mask.any() == bool(p.text_boxes)  # no mask on a film without text
+        if mask.any():  # the letters are gone, and the fill is nearer the film than black
+            filled = privacy.display_values(after)
+            assert not privacy.text_mask(filled).any()
+            error, black = np.abs(filled - course)[mask], np.abs(course)[mask]
+            assert error.mean() < 0.5 * black.mean()
     assert (report["masked pixels"] > 0).sum() == sum(bool(p.text_boxes) for p in planted)
+
+
+def test_the_fill_reads_only_the_border_and_rebuilds_a_smooth_film_exactly():
+    rows, cols = np.mgrid[0:40, 0:60]
+    ramp = 3.0 * rows + 2.0 * cols + 7.0  # harmonic: the fill must give it back exactly
+    mask = np.zeros(ramp.shape, dtype=bool)
+    mask[5:20, 10:45] = True
+    stamped = np.where(mask, 255.0, ramp)  # whatever is inside is never read
+    filled = privacy.fill_from_surroundings(stamped, mask)
+    np.testing.assert_allclose(filled, ramp, atol=1e-8)
+    corner = np.zeros(ramp.shape, dtype=bool)
+    corner[:12, :20] = True  # a box on the film's edge, like a stamp in the corner
+    flat = np.full(ramp.shape, 90.0)
+    np.testing.assert_allclose(
+        privacy.fill_from_surroundings(np.where(corner, 0.0, flat), corner), flat
+    )
+    assert np.array_equal(privacy.fill_from_surroundings(ramp, np.zeros_like(mask)), ramp)
+    with pytest.raises(privacy.PrivacyError, match="one 2-D shape"):
+        privacy.fill_from_surroundings(ramp, mask[:10])
+    with pytest.raises(privacy.PrivacyError, match="no border"):
+        privacy.fill_from_surroundings(ramp, np.ones_like(mask))
 
 
 # ------------------------------------------------------------------ membership inference

@@ -29,6 +29,7 @@ from .deidentify import (
     anonymizer_for,
     deidentify_dataset,
     deidentify_folder,
+    fill_from_surroundings,
     mask_pixels,
     text_mask,
 )
@@ -41,7 +42,14 @@ from .dicom_reader import (
     load_dicom,
     read_dicom,
 )
-from .dicom_writer import ENCODINGS, PlantedFile, burn_in_text, upsample, write_dicom_study
+from .dicom_writer import (
+    ENCODINGS,
+    FILM_SIZE,
+    PlantedFile,
+    burn_in_text,
+    upsample,
+    write_dicom_study,
+)
 from .dp_sgd import DPRun, dp_sgd_epsilon, private_gradient, train_dp_sgd
 from .errors import PrivacyError
 from .membership import (
@@ -57,6 +65,7 @@ from .scan import element_text, scan_file, scan_files, walk_elements
 
 __all__ = [
     "ENCODINGS",
+    "FILM_SIZE",
     "METHOD_CODES",
     "PRIVACY_IMAGE_SIZE",
     "UNCOMPRESSED",
@@ -75,6 +84,7 @@ __all__ = [
     "display_values",
     "dp_sgd_epsilon",
     "element_text",
+    "fill_from_surroundings",
     "linear_window",
     "load_dicom",
     "loss_threshold_attack",

@@ -16,8 +16,10 @@ with three settings that the profile's options ask for:
   found it).
 
 Burned-in text is *detected* in the pixels (:func:`text_mask`: thin bright strokes that a
-grey-scale opening erases) and *masked* to black (the *Clean Pixel Data* option). The
-pixels outside the masks are untouched.
+grey-scale opening erases) and *masked* (the *Clean Pixel Data* option): each masked box
+is filled from its border alone (:func:`fill_from_surroundings`, the smoothest surface
+that meets the pixels around the box), so the letters are gone and no black block is
+left for a model to read. The pixels outside the masks are untouched.
 """
 
 from __future__ import annotations
@@ -70,12 +72,58 @@ def text_mask(display: np.ndarray, contrast: float = 60.0, opening: int = 5, mar
     return mask
 
 
+def fill_from_surroundings(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Return ``values`` with the masked pixels replaced by a harmonic fill of their border.
+
+    Each masked pixel becomes the mean of its four neighbours (a discrete Laplace
+    equation), with the unmasked pixels around the mask held fixed: the smoothest surface
+    that meets the film around the box. Nothing inside the mask is read, so nothing of
+    the letters survives. Pixels outside the mask are returned unchanged.
+    """
+    from scipy import sparse
+    from scipy.sparse.linalg import spsolve
+
+    values = np.asarray(values, dtype=np.float64)
+    mask = np.asarray(mask, dtype=bool)
+    if mask.shape != values.shape or values.ndim != 2:
+        raise PrivacyError(f"mask {mask.shape} and film {values.shape} must be one 2-D shape.")
+    filled = values.copy()
+    if not mask.any():
+        return filled
+    if mask.all():
+        raise PrivacyError("the mask covers the whole film: there is no border to fill from.")
+    rows, cols = np.nonzero(mask)
+    number = np.full(values.shape, -1, dtype=np.int64)
+    number[rows, cols] = np.arange(len(rows))
+    diagonal, right = np.zeros(len(rows)), np.zeros(len(rows))
+    links_from, links_to = [], []
+    for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+        r, c = rows + dr, cols + dc
+        inside = (r >= 0) & (r < values.shape[0]) & (c >= 0) & (c < values.shape[1])
+        diagonal += inside  # a pixel on the film's edge has fewer neighbours
+        r, c, k = r[inside], c[inside], np.nonzero(inside)[0]
+        masked = mask[r, c]
+        links_from.append(k[masked])
+        links_to.append(number[r[masked], c[masked]])
+        np.add.at(right, k[~masked], values[r[~masked], c[~masked]])
+    links_from, links_to = np.concatenate(links_from), np.concatenate(links_to)
+    laplace = sparse.csr_matrix(
+        (
+            np.r_[diagonal, -np.ones(len(links_from))],
+            (np.r_[np.arange(len(rows)), links_from], np.r_[np.arange(len(rows)), links_to]),
+        ),
+        shape=(len(rows), len(rows)),
+    )
+    filled[rows, cols] = spsolve(laplace, right)
+    return filled
+
+
 def mask_pixels(ds, mask: np.ndarray) -> None:
-    """Set the masked pixels of ``ds`` to its darkest stored value (black on display)."""
-    stored = ds.pixel_array.copy()
-    black = stored.flat[int(np.argmin(display_values(ds)))]
-    stored[mask] = black
-    ds.PixelData = stored.tobytes()
+    """Replace the masked stored pixels of ``ds`` by a fill from their surroundings."""
+    stored = ds.pixel_array
+    limits = np.iinfo(stored.dtype)
+    filled = np.rint(fill_from_surroundings(stored, mask))
+    ds.PixelData = np.clip(filled, limits.min, limits.max).astype(stored.dtype).tobytes()
 
 
 def anonymizer_for(patient_id: str, key: str):

@@ -10,8 +10,10 @@ data is written.
 Each simulated child has two studies a few days apart (a first film and a follow-up), each
 with ``images_per_study`` instances, so that "dates shifted consistently per patient keep
 intervals" and "UIDs replaced consistently within a study" can be checked. The pixels are
-upsampled by an integer factor (28 px → 252 px) so that burned-in text is real text, and
-stored in one of three encodings (:data:`ENCODINGS`) that the reader must undo exactly.
+upsampled by an integer factor (28 px → 812 px) so that burned-in text is real text at a
+real film's proportions (its letters are about 1 % of the film's height, as 20-30-pixel
+letters are on a 2,000-3,000-pixel radiograph), and stored in one of three encodings
+(:data:`ENCODINGS`) that the reader must undo exactly.
 """
 
 from __future__ import annotations
@@ -61,6 +63,11 @@ class PlantedFile:
     encoding: str
     identifiers: dict[str, str]
     text_boxes: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+
+#: The smallest side of a written film: the stamp's 8-pixel letters are then about 1 % of
+#: its height, as 20-30-pixel letters are on a real radiograph of 2,000-3,000 pixels.
+FILM_SIZE = 800
 
 
 def upsample(image: np.ndarray, factor: int) -> np.ndarray:
@@ -169,8 +176,9 @@ def write_dicom_study(
         seed: draws the identities, the dates and which studies get burned-in text.
         images_per_study: instances per study.
         burned_in_share: share of studies whose films carry burned-in text.
-        factor: integer upsampling factor (default: the smallest giving at least 250 px,
-            and at least 6, so that the film's pixels are wider than a letter's strokes).
+        factor: integer upsampling factor (default: the smallest giving at least
+            :data:`FILM_SIZE` px, so that the stamp's letters are about 1 % of the film's
+            height, as on a real radiograph, and its pixels wider than a letter's strokes).
 
     Returns:
         One :class:`PlantedFile` per file, in the order of ``images``.
@@ -189,7 +197,7 @@ def write_dicom_study(
     if folder.exists() and any(folder.iterdir()):
         raise PrivacyError(f"{folder} is not empty: write the DICOM files into a new folder.")
     folder.mkdir(parents=True, exist_ok=True)
-    factor = factor or max(6, int(np.ceil(250 / images.shape[1])))
+    factor = factor or max(6, int(np.ceil(FILM_SIZE / images.shape[1])))
     rng = np.random.default_rng(seed)
     per_patient = 2 * images_per_study
     planted: list[PlantedFile] = []
