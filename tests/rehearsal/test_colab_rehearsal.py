@@ -7,6 +7,7 @@ shrunk (PNEUMO_REHEARSAL=1): the quick-profile nbval run stays the quality gate.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -49,6 +50,7 @@ def test_chapter_runs_on_colab(colab, notebook, tmp_path_factory):
         rehearsal.restore(python, base)
     assert outcome.ok, f"On Colab's runtime, {outcome.describe()}"
     assert "pneumo-helpers" in after, "the setup cell did not install the course"
+    record_installs(notebook, base, after)
     moved = {
         name: (base.get(name), after.get(name))
         for name in rehearsal.PROTECTED
@@ -59,6 +61,26 @@ def test_chapter_runs_on_colab(colab, notebook, tmp_path_factory):
     assert len(lines) == 1 and lines[0].startswith("Colab setup:"), outcome.setup_output
     if re.match(r"\d\d_", notebook.name):
         assert outcome.first_output.startswith("Profile 'quick' ("), outcome.first_output[:300]
+
+
+def record_installs(notebook, base, after):
+    """Write what the chapter's setup cell added to Colab's runtime, at which versions.
+
+    ``_build/rehearsal/colab-installs/<chapter>.json``: the versions pip chose on the
+    rehearsed runtime for what Colab lacks (e.g. chapter 10's onnx), for the record.
+    """
+    folder = rehearsal.REHEARSAL_DIR / "colab-installs"
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {
+        "added": {name: after[name] for name in sorted(set(after) - set(base))},
+        "moved": {
+            name: [base[name], after[name]]
+            for name in sorted(base)
+            if name in after and after[name] != base[name]
+        },
+    }
+    (folder / f"{notebook.stem}.json").write_text(json.dumps(record, indent=1) + "\n")
+    return record
 
 
 def _setup_cell_only(notebook, folder):
