@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import roc_auc_score
 
 from pneumo_helpers import evaluation, evidence, oversight
@@ -53,45 +52,15 @@ def test_mondrian_coverage_holds_for_each_class_where_the_marginal_need_not():
     assert np.mean([c["coverage_pneumonia"] for c in per_class["marginal"]]) < 0.85
 
 
-class _ScoreClassifier(ClassifierMixin, BaseEstimator):
-    """A fitted scikit-learn classifier whose only feature is its pneumonia score."""
-
-    def fit(self, X, y):
-        self.classes_ = np.array([0, 1])
-        return self
-
-    def predict_proba(self, X):
-        s = np.asarray(X, dtype=float)[:, 0]
-        return np.column_stack([1 - s, s])
-
-    def predict(self, X):
-        return (np.asarray(X, dtype=float)[:, 0] >= 0.5).astype(int)
-
-
-def _mapie_sets(y_cal, s_cal, s_new, alpha):
-    from mapie.classification import SplitConformalClassifier
-
-    model = _ScoreClassifier().fit(s_cal[:, None], y_cal)
-    mapie = SplitConformalClassifier(
-        model, confidence_level=1 - alpha, conformity_score="lac", prefit=True
-    )
-    mapie.conformalize(s_cal[:, None], y_cal)
-    return mapie.predict_set(s_new[:, None])[1][:, :, 0]
-
-
-@pytest.mark.filterwarnings("ignore:WARNING. your conformalization dataset:UserWarning")
-def test_sets_agree_with_mapie_marginal_and_per_class():
+@pytest.mark.parametrize("alpha", [0.05, 0.1, 0.2])
+def test_sets_agree_with_mapie_marginal_and_per_class(alpha):
     y, s = _exchangeable(1200, seed=3)
     cal, new = slice(0, 600), slice(600, None)
-    ours = oversight.calibrate_conformal(y[cal], s[cal], 0.1).predict_sets(s[new])
-    theirs = _mapie_sets(y[cal], s[cal], s[new], 0.1)
-    assert np.mean(ours == theirs) >= 0.995  # equal up to the tie at the quantile itself
-    mondrian = oversight.calibrate_conformal(y[cal], s[cal], 0.1, mondrian=True)
-    ours = mondrian.predict_sets(s[new])
-    for k in (0, 1):  # Mondrian = split conformal on each class's calibration cases
-        members = y[cal] == k
-        theirs = _mapie_sets(y[cal][members], s[cal][members], s[new], 0.1)
-        assert np.mean(ours[:, k] == theirs[:, k]) >= 0.995
+    for mondrian in (False, True):  # Mondrian: split conformal on each class's cases
+        ours = oversight.calibrate_conformal(y[cal], s[cal], alpha, mondrian=mondrian)
+        theirs = oversight.mapie_sets(y[cal], s[cal], s[new], alpha, mondrian)
+        assert theirs.shape == (600, 2)
+        assert np.mean(ours.predict_sets(s[new]) == theirs) >= 0.995  # up to the tie at q
 
 
 def test_conformal_quantile_rank_and_too_few_cases():
@@ -202,6 +171,20 @@ def test_team_designs_route_the_right_cases():
 
 
 # ------------------------------------------------------------------ drift
+
+
+def test_mmd_statistic_is_the_difference_of_mean_kernels():
+    rng = np.random.default_rng(1)
+    points = rng.normal(size=(12, 3))
+    kernel = np.exp(-np.sum((points[:, None] - points[None]) ** 2, axis=-1) / 2)
+    first = np.arange(12) < 5
+    second = ~first
+    expected = (
+        kernel[np.ix_(first, first)].mean()
+        + kernel[np.ix_(second, second)].mean()
+        - 2 * kernel[np.ix_(first, second)].mean()
+    )
+    assert oversight.mmd_statistic(kernel, first) == pytest.approx(expected)
 
 
 def test_drift_tests_find_a_shift_and_stay_quiet_without_one():

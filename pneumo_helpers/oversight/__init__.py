@@ -7,7 +7,8 @@ Chapter 12's helpers, one idea per module:
   (:func:`error_detection_auc`). Temperature scaling is the statistics engine's
   (:func:`pneumo_helpers.evaluation.fit_temperature`);
 * :mod:`.conformal`: split conformal prediction sets, marginal or per class (Mondrian)
-  (:func:`calibrate_conformal`, :func:`set_coverage`);
+  (:func:`calibrate_conformal`, :func:`set_coverage`), checked against MAPIE
+  (:func:`mapie_sets`);
 * :mod:`.deferral`: risk-coverage curves, the deferral cutoff chosen on validation, a
   *simulated* radiologist whose errors follow the model's difficulty, and the three team
   designs (:func:`risk_coverage`, :class:`SimulatedReader`, :func:`team_decisions`);
@@ -39,6 +40,7 @@ from .conformal import (
     class_probabilities,
     conformal_quantile,
     conformal_thresholds,
+    mapie_sets,
     set_coverage,
 )
 from .deferral import (
@@ -50,7 +52,7 @@ from .deferral import (
     risk_coverage,
     team_decisions,
 )
-from .drift import ks_test, mmd_statistic, mmd_test, monitor_windows
+from .drift import group_weights, ks_test, mmd_statistic, mmd_test, monitor_windows
 from .errors import AuditLogError, OversightError
 from .uncertainty import (
     EnsembleUncertainty,
@@ -82,8 +84,10 @@ __all__ = [
     "entry_hash",
     "error_detection_auc",
     "false_alarms",
+    "group_weights",
     "input_hash",
     "ks_test",
+    "mapie_sets",
     "missed_pneumonia",
     "mmd_statistic",
     "mmd_test",
