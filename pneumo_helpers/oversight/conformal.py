@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import evidence
-from . import _checks
+from . import checks
 from .errors import OversightError
 
 #: Column order of the prediction sets: column 0 is "normal", column 1 "pneumonia".
@@ -28,7 +28,7 @@ SET_CLASSES = ("normal", "pneumonia")
 
 def class_probabilities(scores) -> np.ndarray:
     """Return ``(n, 2)`` probabilities of normal and pneumonia from sigmoid scores."""
-    scores = _checks.probabilities(scores)
+    scores = checks.probabilities(scores)
     return np.column_stack([1.0 - scores, scores])
 
 
@@ -85,9 +85,9 @@ def calibrate_conformal(
         OversightError: bad scores, labels or level, or a class without calibration cases.
     """
     evidence.refuse_test("calibrate_conformal", y_calibration)
-    scores = _checks.probabilities(calibration_scores, "calibration_scores")
-    y = _checks.labels(y_calibration, scores.size, "y_calibration")
-    alpha = _checks.share(alpha, "alpha")
+    scores = checks.probabilities(calibration_scores, "calibration_scores")
+    y = checks.labels(y_calibration, scores.size, "y_calibration")
+    alpha = checks.share(alpha, "alpha")
     counts = (int(np.sum(y == 0)), int(np.sum(y == 1)))
     if mondrian and min(counts) == 0:
         raise OversightError(
@@ -121,7 +121,7 @@ def set_coverage(sets, labels) -> dict[str, float]:
     sets = np.asarray(sets, dtype=bool)
     if sets.ndim != 2 or sets.shape[1] != 2:
         raise OversightError(f"sets must have shape (n, 2), got {sets.shape}.")
-    y = _checks.labels(labels, sets.shape[0])
+    y = checks.labels(labels, sets.shape[0])
     covered = sets[np.arange(y.size), y]
     size = sets.sum(axis=1)
 
@@ -161,9 +161,9 @@ def mapie_sets(y_calibration, calibration_scores, scores, alpha: float, mondrian
         def predict(self, X):
             return (np.asarray(X, dtype=float)[:, 0] >= 0.5).astype(int)
 
-    y = _checks.labels(y_calibration)
-    calibration = _checks.probabilities(calibration_scores, "calibration_scores")[:, None]
-    new = _checks.probabilities(scores)[:, None]
+    y = checks.labels(y_calibration)
+    calibration = checks.probabilities(calibration_scores, "calibration_scores")[:, None]
+    new = checks.probabilities(scores)[:, None]
 
     def split_sets(members):
         model = ScoreClassifier().fit(calibration, y)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import evidence
-from . import _checks
+from . import checks
 from .errors import OversightError
 
 
@@ -32,8 +32,8 @@ def risk_coverage(y_true, scores, threshold: float, uncertainty) -> pd.DataFrame
         ``missed_pneumonia`` (kept pneumonia cases called normal, as a share of all
         pneumonia cases).
     """
-    scores = _checks.probabilities(scores)
-    y = _checks.labels(y_true, scores.size, "y_true")
+    scores = checks.probabilities(scores)
+    y = checks.labels(y_true, scores.size, "y_true")
     uncertainty = np.asarray(uncertainty, dtype=float).reshape(-1)
     if uncertainty.size != y.size:
         raise OversightError(f"uncertainty has {uncertainty.size} values for {y.size} cases.")
@@ -59,7 +59,7 @@ def deferral_cutoff(val_uncertainty, budget: float, y_val=None) -> float:
     """
     if y_val is not None:
         evidence.refuse_test("deferral_cutoff", y_val)
-    budget = _checks.share(budget, "budget")
+    budget = checks.share(budget, "budget")
     return float(np.quantile(np.asarray(val_uncertainty, dtype=float), 1.0 - budget))
 
 
@@ -87,13 +87,13 @@ class SimulatedReader:
 
     def __post_init__(self) -> None:
         for name in ("sensitivity", "specificity"):
-            _checks.share(getattr(self, name), name)
+            checks.share(getattr(self, name), name)
         if not np.isfinite(self.coupling) or self.coupling < 0:
             raise OversightError(f"coupling must be a number >= 0, got {self.coupling!r}.")
 
     def error_probabilities(self, y_true, difficulty) -> np.ndarray:
         """Return each case's probability that the reader gets it wrong."""
-        y = _checks.labels(y_true)
+        y = checks.labels(y_true)
         d = np.asarray(difficulty, dtype=float).reshape(-1)
         if d.size != y.size or not np.all(np.isfinite(d)):
             raise OversightError(f"difficulty needs one finite value per case ({y.size}).")
@@ -106,7 +106,7 @@ class SimulatedReader:
 
     def read(self, y_true, difficulty, seed: int = 0) -> np.ndarray:
         """Return the reader's 0/1 calls for every case (seeded)."""
-        y = _checks.labels(y_true)
+        y = checks.labels(y_true)
         errs = np.random.default_rng(seed).random(y.size) < self.error_probabilities(y, difficulty)
         return np.where(errs, 1 - y, y)
 
@@ -128,8 +128,8 @@ def case_difficulty(y_true, scores) -> np.ndarray:
     Large when the model leans the wrong way, very negative when it is confidently right.
     It uses the labels, so it serves the *simulation* of a reader, never a decision.
     """
-    scores = np.clip(_checks.probabilities(scores), 1e-6, 1 - 1e-6)
-    y = _checks.labels(y_true, scores.size, "y_true")
+    scores = np.clip(checks.probabilities(scores), 1e-6, 1 - 1e-6)
+    y = checks.labels(y_true, scores.size, "y_true")
     wrong_class = np.where(y == 1, 1 - scores, scores)
     return np.log(wrong_class) - np.log1p(-wrong_class)
 
@@ -150,8 +150,8 @@ def team_decisions(
     go to the reader; with ``rule_out_below``, the model calls the cases scored below it
     normal and the reader reads every other case.
     """
-    scores = _checks.probabilities(scores)
-    calls = _checks.labels(reader_calls, scores.size, "reader_calls")
+    scores = checks.probabilities(scores)
+    calls = checks.labels(reader_calls, scores.size, "reader_calls")
     if defer_above is not None and rule_out_below is not None:
         raise OversightError("give defer_above or rule_out_below, not both: one design a call.")
     model = (scores >= threshold).astype(int)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _checks
+from . import checks
 from .errors import OversightError
 
 
@@ -55,7 +55,7 @@ def ensemble_uncertainty(member_scores) -> EnsembleUncertainty:
             f"member_scores must be (members, cases) with at least 2 members, got shape "
             f"{members.shape}."
         )
-    _checks.probabilities(members, "member_scores")
+    checks.probabilities(members, "member_scores")
     mean = members.mean(axis=0)
     total = binary_entropy(mean)
     epistemic = np.maximum(total - binary_entropy(members).mean(axis=0), 0.0)
@@ -73,8 +73,8 @@ def error_detection_auc(y_true, scores, threshold: float, uncertainty) -> float:
     """
     from sklearn.metrics import roc_auc_score
 
-    scores = _checks.probabilities(scores)
-    y = _checks.labels(y_true, scores.size, "y_true")
+    scores = checks.probabilities(scores)
+    y = checks.labels(y_true, scores.size, "y_true")
     uncertainty = np.asarray(uncertainty, dtype=float).reshape(-1)
     wrong = (scores >= threshold).astype(int) != y
     if wrong.all() or not wrong.any():

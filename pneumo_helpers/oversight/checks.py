@@ -1,4 +1,4 @@
-"""Argument checks the oversight modules share."""
+"""Argument checks the oversight modules share: scores, labels and shares."""
 
 from __future__ import annotations
 
