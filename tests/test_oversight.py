@@ -63,6 +63,12 @@ def test_sets_agree_with_mapie_marginal_and_per_class(alpha):
         assert np.mean(ours.predict_sets(s[new]) == theirs) >= 0.995  # up to the tie at q
 
 
+def test_the_mapie_cross_check_says_when_it_has_too_few_cases():
+    y, s = _exchangeable(60, seed=5)
+    with pytest.raises(oversight.OversightError, match="MAPIE needs more than 20"):
+        oversight.mapie_sets(y[:15], s[:15], s[15:], 0.05)
+
+
 def test_conformal_quantile_rank_and_too_few_cases():
     values = np.arange(1, 10) / 10  # 9 values
     assert oversight.conformal_quantile(values, 0.2) == pytest.approx(0.8)  # ceil(10*0.8)=8th

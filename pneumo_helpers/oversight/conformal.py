@@ -144,6 +144,10 @@ def mapie_sets(y_calibration, calibration_scores, scores, alpha: float, mondrian
 
     MAPIE (Taquet et al. 2022) has no Mondrian classifier; the class-conditional sets are
     its split conformal classifier calibrated on each class's cases alone, one column each.
+
+    Raises:
+        OversightError: a calibration set (all cases, or one class's) has no more than
+            ``max(1 / alpha, 1 / (1 - alpha))`` cases, which MAPIE refuses.
     """
     from mapie.classification import SplitConformalClassifier
     from sklearn.base import BaseEstimator, ClassifierMixin
@@ -166,6 +170,12 @@ def mapie_sets(y_calibration, calibration_scores, scores, alpha: float, mondrian
     new = checks.probabilities(scores)[:, None]
 
     def split_sets(members):
+        needed = max(1 / alpha, 1 / (1 - alpha))
+        if members.sum() <= needed:
+            raise OversightError(
+                f"MAPIE needs more than {needed:g} calibration cases per calibration set at "
+                f"alpha {alpha:g}, got {int(members.sum())}: calibrate on more cases."
+            )
         model = ScoreClassifier().fit(calibration, y)
         mapie = SplitConformalClassifier(
             model, confidence_level=1 - alpha, conformity_score="lac", prefit=True
