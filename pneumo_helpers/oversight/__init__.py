@@ -16,7 +16,8 @@ Chapter 12's helpers, one idea per module:
   :func:`mmd_test`, :func:`monitor_windows`);
 * :mod:`.audit_log`: the append-only, hash-chained log of every decision
   (:class:`AuditLog`, :func:`verify_log`);
-* :mod:`.errors`: :class:`OversightError` and :class:`AuditLogError`.
+* :mod:`.errors`: :class:`OversightError` and :class:`AuditLogError`; :mod:`.checks`, the
+  argument checks the modules share.
 
 Every public name is importable from here: ``from pneumo_helpers import oversight``.
 """
