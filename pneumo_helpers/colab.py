@@ -41,6 +41,7 @@ EXTRAS = {
     "privacy": "chapter 11 (pydicom, dicognito and dp-accounting)",
     "vit": "chapter 5's pretrained ViT (KerasHub)",
     "edge": "chapter 10 (the LiteRT interpreter, ONNX export and ONNX Runtime)",
+    "oversight": "chapter 12 (MAPIE, the cross-check of the conformal prediction sets)",
 }
 
 #: Requirements installed without their own dependencies, and why. Each one's declared pins
