@@ -46,3 +46,16 @@ def test_expected_calibration_error_known_values():
     assert evaluation.expected_calibration_error(labels, np.full(4, 0.9)) == pytest.approx(0.4)
     with pytest.raises(ValueError, match="n_bins"):
         evaluation.expected_calibration_error(labels, np.full(4, 0.9), n_bins=0)
+
+
+def test_the_ranking_survives_every_temperature_down_to_the_float64_limit():
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 500)
+    scores = np.clip(rng.beta(0.5, 0.5, 500) * 0.999 + 0.0005 * labels, 1e-6, 1 - 1e-6)
+    before = roc_auc_score(labels, scores)
+    for t in (0.45, 0.5, 1.0, 3.0, 20.0):  # logits within ±16, so logit / t stays below 36
+        assert roc_auc_score(labels, evaluation.apply_temperature(scores, t)) == before
+    # Below the limit the most confident scores round to exactly 1.0 and tie (docstring).
+    assert (evaluation.apply_temperature(np.array([1 - 1e-6, 1 - 2e-6]), 0.05) == 1.0).all()

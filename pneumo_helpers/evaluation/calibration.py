@@ -18,7 +18,11 @@ def apply_temperature(scores, temperature: float) -> np.ndarray:
     """Return sigmoid scores rescaled by a temperature: ``sigmoid(logit(score) / t)``.
 
     A temperature above 1 pulls scores towards 0.5 (less confident), below 1 pushes
-    them towards 0 and 1. The ranking, and hence the AUC, does not change.
+    them towards 0 and 1. The ranking, and hence the AUC, does not change, as long as the
+    rescaled scores stay within float64's reach of 1: beyond ``logit / t`` of about 36,
+    distinct scores round to exactly 1.0 and tie. The logits are clipped at about ±16
+    (scores within 1e-7 of 0 or 1 already tie), so that takes a temperature below about
+    0.44, and only for the most confident X-rays.
     """
     if not np.isfinite(temperature) or temperature <= 0:
         raise ValueError(f"temperature must be a positive number, got {temperature!r}.")
