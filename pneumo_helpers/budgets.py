@@ -357,10 +357,12 @@ QUICK_ROWS: list[Budget] = [
         "simclr_pretraining",
         "simclr_encoder",
         "chapter 13 (SimCLR pretraining: epochs over the unlabelled training images, Adam)",
-        epochs=8,
+        # Set for time (about 20 s on a quiet 2-core CPU): the linear probe's validation
+        # AUC was about 0.99 after 3 epochs and after 8 alike.
+        epochs=6,
         learning_rate=2e-3,
         batch_size=256,
-        patience=8,  # no early stopping: nothing is validated during pretraining
+        patience=6,  # no early stopping: nothing is validated during pretraining
         schedule="constant",
         batchnorm_momentum=0.9,
         filters=(16, 32, 64),
