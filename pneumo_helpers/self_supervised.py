@@ -403,9 +403,19 @@ def embed(encoder, images, batch_size: int = 512) -> np.ndarray:
     return np.concatenate(chunks) if chunks else np.zeros((0, encoder.output_shape[-1]))
 
 
-def raw_pixel_features(images) -> np.ndarray:
-    """Return the images' pixels in [0, 1], flattened: the control without any encoder."""
+def raw_pixel_features(images, side: int | None = None) -> np.ndarray:
+    """Return the images' pixels in [0, 1], flattened: the control without any encoder.
+
+    Args:
+        images: ``(N, H, W)`` or ``(N, H, W, C)`` images.
+        side: shrink larger images to ``side`` px first (area averaging), e.g. 28 so that
+            a logistic regression on 128 px films does not need 16,384 inputs.
+    """
     floats = data.as_float_images(images, error=SelfSupervisedError)
+    if side is not None and floats.shape[1] > side:
+        import tensorflow as tf
+
+        floats = tf.image.resize(floats, (side, side), method="area").numpy()
     return floats.reshape(len(floats), -1)
 
 

@@ -198,6 +198,13 @@ def test_linear_probe_chooses_its_strength_on_validation_and_refuses_the_test_sp
         ssl.fit_linear_probe(train_x, train_y[:10], val_x, val_y)
 
 
+def test_raw_pixels_are_flattened_and_shrunk_when_asked():
+    films = np.full((3, 16, 16), 255, dtype=np.uint8)
+    assert ssl.raw_pixel_features(films).shape == (3, 256)
+    small = ssl.raw_pixel_features(films, side=8)
+    assert small.shape == (3, 64) and np.allclose(small, 1.0)
+
+
 def test_nearest_neighbours_by_cosine_and_a_bad_k():
     bank = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     assert ssl.nearest_neighbours(np.array([[2.0, 0.1]]), bank, k=2).tolist() == [[0, 2]]
