@@ -38,6 +38,9 @@ REHEARSAL_SPLIT_SIZES = {"train": 192, "val": 64, "test": 64}
 REHEARSAL_EPOCHS = 1
 REHEARSAL_ROUNDS = 2
 REHEARSAL_BOOTSTRAP = 20
+#: Seeds a rehearsal keeps of a chapter's repeated runs: two, so that every loop over
+#: seeds and every mean across them still runs.
+REHEARSAL_SEEDS = 2
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 _REPO_ROOT = _PACKAGE_DIR.parent
@@ -119,6 +122,21 @@ def rehearsal() -> bool:
 def budget(epochs: int, rehearsal_value: int = REHEARSAL_EPOCHS) -> int:
     """Return ``epochs`` (or rounds), shrunk to ``rehearsal_value`` in a rehearsal."""
     return min(int(epochs), rehearsal_value) if rehearsal() else int(epochs)
+
+
+def seeds(first: int, count: int) -> tuple[int, ...]:
+    """Return ``count`` consecutive seeds from ``first``; a rehearsal keeps the first two.
+
+    A chapter that repeats a training once per seed names its seeds with this, so that a
+    rehearsal (:func:`rehearsal`) runs fewer trainings but still every per-seed step.
+
+    Raises:
+        ConfigError: ``count`` is below 1.
+    """
+    if int(count) < 1:
+        raise ConfigError(f"count is {count!r}: ask for at least one seed.")
+    kept = min(int(count), REHEARSAL_SEEDS) if rehearsal() else int(count)
+    return tuple(int(first) + offset for offset in range(kept))
 
 
 def _choose_profile(name: str | None) -> tuple[Profile, str]:

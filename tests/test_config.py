@@ -231,6 +231,21 @@ def test_rehearsal_shrinks_budgets_not_sizes(monkeypatch):
     assert config.budget(10, config.REHEARSAL_ROUNDS) == config.REHEARSAL_ROUNDS
 
 
+def test_seeds_are_consecutive_and_a_rehearsal_keeps_two(monkeypatch):
+    monkeypatch.delenv(config.REHEARSAL_ENV, raising=False)
+    assert config.seeds(42, 3) == (42, 43, 44)
+    assert config.seeds(7, 1) == (7,)
+    monkeypatch.setenv(config.REHEARSAL_ENV, "1")
+    assert config.seeds(42, 3) == (42, 43) and config.REHEARSAL_SEEDS == 2
+    assert config.seeds(42, 1) == (42,)  # never more than were asked for
+
+
+@pytest.mark.parametrize("bad", [0, -2])
+def test_seeds_rejects_a_count_below_one(bad):
+    with pytest.raises(config.ConfigError, match="at least one seed"):
+        config.seeds(42, bad)
+
+
 def test_rehearsal_variable_with_a_bad_value_says_what_to_use(monkeypatch):
     monkeypatch.setenv(config.REHEARSAL_ENV, "maybe")
     with pytest.raises(config.ConfigError, match="use 1 for a rehearsal"):
