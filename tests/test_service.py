@@ -15,20 +15,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
+from test_edge import SIZE, separable_images  # the edge tests' separable X-rays
 
 from pneumo_helpers import edge, models, privacy, service
-
-SIZE = 16
-
-
-def separable_images(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Grey ``uint8`` images whose label is a bright square in the centre (and noise)."""
-    rng = np.random.default_rng(seed)
-    labels = np.array([0, 1] * (n // 2))
-    images = rng.integers(0, 90, size=(n, SIZE, SIZE)).astype(np.uint8)
-    centre = slice(SIZE // 4, 3 * SIZE // 4)
-    images[labels == 1, centre, centre] += 140
-    return images, labels
 
 
 def png_bytes(image: np.ndarray) -> bytes:
@@ -323,3 +312,41 @@ def test_stop_kills_a_process_that_ignores_sigterm():
     stubborn.stdout.readline()
     assert service.stop(stubborn, grace=1.0) == -signal.SIGKILL
     assert _group_is_gone(stubborn.pid)
+
+
+def test_the_load_test_is_bounded_and_counts_what_it_measured(trained):
+    upload = ("x.png", png_bytes(trained["images"][0]), "image/png")
+    with service.running_server(trained["litert"], info()) as (url, _):
+        result = service.load_test(f"{url}/v1/predict", upload, concurrency=2, requests=30)
+        bad = service.load_test(
+            f"{url}/v1/predict", ("x", b"junk", "text/plain"), concurrency=1, requests=5
+        )
+    assert result.requests == 30 and result.errors == 0 and result.throughput > 0
+    assert result.p50_ms <= result.p95_ms <= result.p99_ms
+    assert bad.errors == 5  # a 415 is not a success
+    with pytest.raises(service.ServiceError, match="only targets loopback"):
+        service.load_test("http://example.org/v1/predict", upload)
+
+
+def test_the_worklist_orders_the_reading_and_rule_out_skips_the_confident_normals():
+    from pneumo_helpers.service import triage
+
+    arrival = np.array([0.0, 1.0, 2.0, 3.0])
+    scores = np.array([0.1, 0.2, 0.9, 0.05])
+    reading = np.full(4, 10.0)
+    fifo = triage.simulate_worklist(arrival, scores, "fifo", reading)
+    assert fifo.report.tolist() == [10.0, 20.0, 30.0, 40.0]
+    ranked = triage.simulate_worklist(arrival, scores, "prioritised", reading)
+    assert ranked.report.tolist() == [10.0, 30.0, 20.0, 40.0]  # the 0.9 study jumps the queue
+    rule_out = triage.simulate_worklist(arrival, scores, "rule_out", reading, 0.15)
+    assert rule_out.ruled_out.tolist() == [True, False, False, True]
+    assert rule_out.report.tolist() == [0.0, 11.0, 21.0, 3.0]
+    summary = triage.summarise(rule_out, np.array([1, 0, 1, 0]))
+    assert summary["missed pneumonia"] == 1 and summary["ruled out"] == 2
+    assert summary["pneumonia median"] == 19.0  # only the pneumonia that was read
+    gaps = np.diff(triage.arrivals(4000, 30.0, seed=1))
+    assert gaps.mean() == pytest.approx(2.0, rel=0.05)  # 30 an hour: a study every 2 minutes
+    with pytest.raises(service.ServiceError, match="unknown policy"):
+        triage.simulate_worklist(arrival, scores, "random", reading)
+    with pytest.raises(service.ServiceError, match="rule_out_threshold"):
+        triage.simulate_worklist(arrival, scores, "rule_out", reading)

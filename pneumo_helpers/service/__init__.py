@@ -16,16 +16,17 @@ One idea per file:
   the checks that turn bad input into a 4xx) and :func:`encode_png`;
 * :mod:`.server`: :func:`running_server`, uvicorn in a subprocess on a free port;
 * :mod:`.load`: :func:`load_test`, a bounded load test on loopback;
-* :mod:`.triage`: :func:`simulate_worklist`, a reading day with and without AI;
+* :mod:`.triage`: :func:`~.triage.simulate_worklist`, a reading day with and without AI;
 * :mod:`.terminology` and :mod:`.fhir`: the codes, their labels in five languages, and
   :func:`~.fhir.diagnostic_report`;
 * :mod:`.errors`: :class:`ServiceError`, :class:`ServiceInputError`,
   :class:`TerminologyError`.
 """
 
-from . import fhir, terminology
+from . import fhir, terminology, triage
 from .app import API_VERSION, Batcher, ModelInfo, create_app, grad_cam_png
 from .errors import ServiceError, ServiceInputError, TerminologyError
+from .load import LoadResult, load_test
 from .predictors import Served, keras_fingerprint, load_predictor
 from .server import free_port, running_server, stop
 from .uploads import CONTENT_TYPES, MAX_UPLOAD_BYTES, check_upload, decode_upload, encode_png
@@ -35,6 +36,7 @@ __all__ = [
     "CONTENT_TYPES",
     "MAX_UPLOAD_BYTES",
     "Batcher",
+    "LoadResult",
     "ModelInfo",
     "Served",
     "ServiceError",
@@ -49,7 +51,9 @@ __all__ = [
     "grad_cam_png",
     "keras_fingerprint",
     "load_predictor",
+    "load_test",
     "running_server",
     "stop",
     "terminology",
+    "triage",
 ]
