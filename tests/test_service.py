@@ -324,6 +324,12 @@ def test_the_load_test_is_bounded_and_counts_what_it_measured(trained):
     assert result.requests == 30 and result.errors == 0 and result.throughput > 0
     assert result.p50_ms <= result.p95_ms <= result.p99_ms
     assert bad.errors == 5  # a 415 is not a success
+    with service.running_server(trained["litert"], info(), batching=True) as (url, _):
+        levels = service.load_levels(f"{url}/v1/predict", upload, (1, 4), requests=20, warmup=4)
+        cut = service.load_test(f"{url}/v1/predict", upload, requests=10_000, time_limit=0.5)
+    assert [level.concurrency for level in levels] == [1, 4]
+    assert all(level.requests == 20 and level.errors == 0 for level in levels)
+    assert 0 < cut.requests < 10_000 and cut.seconds < 0.5 + 5.0  # the time limit stops it
     with pytest.raises(service.ServiceError, match="only targets loopback"):
         service.load_test("http://example.org/v1/predict", upload)
 
@@ -350,3 +356,51 @@ def test_the_worklist_orders_the_reading_and_rule_out_skips_the_confident_normal
         triage.simulate_worklist(arrival, scores, "random", reading)
     with pytest.raises(service.ServiceError, match="rule_out_threshold"):
         triage.simulate_worklist(arrival, scores, "rule_out", reading)
+
+
+def test_a_simulated_day_puts_pneumonia_first_and_says_what_normals_pay():
+    from pneumo_helpers.service import triage
+
+    rng = np.random.default_rng(0)
+    labels = np.array([1] * 100 + [0] * 300)
+    scores = np.clip(0.7 * labels + rng.normal(0.15, 0.1, size=400), 0, 1)
+    rows = {
+        row["policy"]: row
+        for row in triage.simulate_day(
+            scores, labels, arrivals_per_hour=11, minutes_per_study=5, rule_out_threshold=0.2
+        )
+    }
+    assert list(rows) == list(triage.POLICIES)
+    fifo, ranked, rule_out = rows["fifo"], rows["prioritised"], rows["rule_out"]
+    assert ranked["pneumonia median"] < fifo["pneumonia median"]  # read first, reported sooner
+    assert ranked["normal p90"] > fifo["normal p90"]  # the normals wait for them
+    assert rule_out["ruled out"] == int((scores < 0.2).sum())
+    assert rule_out["missed pneumonia"] == int(((scores < 0.2) & (labels == 1)).sum())
+    assert rule_out["pneumonia median"] < fifo["pneumonia median"]  # a shorter list
+    again = triage.simulate_day(
+        scores, labels, arrivals_per_hour=11, minutes_per_study=5, rule_out_threshold=0.2
+    )
+    assert again == list(rows.values())  # one seed, one day
+    with pytest.raises(service.ServiceError, match="one entry a study"):
+        triage.simulate_day(
+            scores, labels[:-1], arrivals_per_hour=11, minutes_per_study=5, rule_out_threshold=0.2
+        )
+
+
+def test_two_ray_serve_replicas_give_the_fastapi_answers_and_leave_no_ray(trained, litert_client):
+    import subprocess
+
+    uploads = [png_bytes(image) for image in trained["images"][:4]]
+    expected = [post(litert_client, u).json() for u in uploads]
+    with service.ray_replicas(trained["litert"], replicas=2) as score:
+        answers = [score(u, "image/png") for u in uploads * 2]
+        with pytest.raises(service.ServiceInputError, match="declared image/png"):
+            score(b"junk", "image/png")
+    assert [a["score"] for a in answers] == pytest.approx([e["score"] for e in expected] * 2)
+    assert {a["fingerprint"] for a in answers} == {expected[0]["fingerprint"]}
+    assert len({a["replica"] for a in answers}) == 2  # both replicas answered
+    left = subprocess.run(["pgrep", "-f", "raylet"], capture_output=True, text=True).stdout
+    assert left.strip() == "", f"Ray processes left behind: {left}"
+    with pytest.raises(service.ServiceError, match="does not exist"):
+        with service.ray_replicas(trained["folder"] / "missing.tflite"):
+            pass

@@ -15,7 +15,8 @@ One idea per file:
 * :mod:`.uploads`: :func:`decode_upload` (PNG, JPEG and DICOM to the course's image, with
   the checks that turn bad input into a 4xx) and :func:`encode_png`;
 * :mod:`.server`: :func:`running_server`, uvicorn in a subprocess on a free port;
-* :mod:`.load`: :func:`load_test`, a bounded load test on loopback;
+* :mod:`.load`: :func:`load_test` and :func:`load_levels`, a bounded load test on loopback;
+* :mod:`.scale`: :func:`ray_replicas`, the same predictor as Ray Serve replicas;
 * :mod:`.triage`: :func:`~.triage.simulate_worklist`, a reading day with and without AI;
 * :mod:`.terminology` and :mod:`.fhir`: the codes, their labels in five languages, and
   :func:`~.fhir.diagnostic_report`;
@@ -23,11 +24,12 @@ One idea per file:
   :class:`TerminologyError`.
 """
 
-from . import fhir, terminology, triage
+from . import fhir, scale, terminology, triage
 from .app import API_VERSION, Batcher, ModelInfo, create_app, grad_cam_png
 from .errors import ServiceError, ServiceInputError, TerminologyError
-from .load import LoadResult, load_test
+from .load import LoadResult, load_levels, load_test
 from .predictors import Served, keras_fingerprint, load_predictor
+from .scale import ScreeningReplica, ray_replicas
 from .server import free_port, running_server, stop
 from .uploads import CONTENT_TYPES, MAX_UPLOAD_BYTES, check_upload, decode_upload, encode_png
 
@@ -37,6 +39,7 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "Batcher",
     "LoadResult",
+    "ScreeningReplica",
     "ModelInfo",
     "Served",
     "ServiceError",
@@ -50,9 +53,12 @@ __all__ = [
     "free_port",
     "grad_cam_png",
     "keras_fingerprint",
+    "load_levels",
     "load_predictor",
     "load_test",
+    "ray_replicas",
     "running_server",
+    "scale",
     "stop",
     "terminology",
     "triage",

@@ -115,3 +115,28 @@ def load_test(
     return LoadResult(
         concurrency, answered, int(errors), p50, p95, p99, answered / seconds, float(seconds)
     )
+
+
+def load_levels(
+    url: str,
+    upload: tuple[str, bytes, str],
+    concurrencies: tuple[int, ...] = (1, 2, 4, 8),
+    *,
+    requests: int = 200,
+    warmup: int = 20,
+    timeout: float = 5.0,
+    time_limit: float = 30.0,
+) -> list[LoadResult]:
+    """Run :func:`load_test` at each concurrency in turn; return one result a level."""
+    return [
+        load_test(
+            url,
+            upload,
+            concurrency=level,
+            requests=requests,
+            warmup=warmup,
+            timeout=timeout,
+            time_limit=time_limit,
+        )
+        for level in concurrencies
+    ]

@@ -11,7 +11,9 @@ takes each in turn (non-pre-emptive), with exponential reading times of mean
 
 :func:`simulate_worklist` returns every study's time to report; :func:`summarise` turns it
 into the median and 90th percentile for pneumonia and normal cases, and the pneumonias
-that a rule-out sent home unread. Everything here is simulated, with the parameters given.
+that a rule-out sent home unread; :func:`simulate_day` runs the three policies on the same
+arrivals and reading times and returns one summary row each. Everything here is simulated,
+with the parameters given.
 """
 
 from __future__ import annotations
@@ -121,3 +123,37 @@ def summarise(worklist: Worklist, labels: np.ndarray) -> dict:
         "ruled out": int(worklist.ruled_out.sum()),
         "missed pneumonia": int((labels & worklist.ruled_out).sum()),
     }
+
+
+def simulate_day(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    *,
+    arrivals_per_hour: float,
+    minutes_per_study: float,
+    rule_out_threshold: float,
+    seed: int = 0,
+) -> list[dict]:
+    """Run every policy of :data:`POLICIES` on one simulated day; one summary row a policy.
+
+    The studies are ``scores`` and ``labels`` (e.g. the test split's) in an order shuffled by
+    ``seed``; their arrival times (Poisson, :func:`arrivals`) and reading times (exponential,
+    mean ``minutes_per_study``) are drawn once and shared by the policies.
+
+    Raises:
+        ServiceError: scores and labels of different lengths, or a reading time not above 0.
+    """
+    scores, labels = np.asarray(scores, float), np.asarray(labels).astype(int)
+    if len(scores) != len(labels) or minutes_per_study <= 0:
+        raise ServiceError("scores and labels need one entry a study; minutes_per_study > 0.")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(scores))
+    reading = rng.exponential(minutes_per_study, size=len(scores))
+    arrival = arrivals(len(scores), arrivals_per_hour, seed=seed + 1)
+    rows = []
+    for policy in POLICIES:
+        day = simulate_worklist(
+            arrival, scores[order], policy, reading, rule_out_threshold=rule_out_threshold
+        )
+        rows.append({"policy": policy, **summarise(day, labels[order])})
+    return rows
