@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import ServiceError
@@ -76,10 +77,18 @@ def ray_replicas(
         )
         handle = serve.run(deployment.bind(str(path.resolve())), name="screening")
 
-        def score(content: bytes, content_type: str) -> dict:
-            return handle.remote(content, content_type).result(timeout_s=timeout)
+        pool = ThreadPoolExecutor(1)  # a thread of its own: a notebook's event loop is running
 
-        yield score
+        def score(content: bytes, content_type: str) -> dict:
+            call = pool.submit(
+                lambda: handle.remote(content, content_type).result(timeout_s=timeout)
+            )
+            return call.result()
+
+        try:
+            yield score
+        finally:
+            pool.shutdown()
     finally:
         with contextlib.suppress(Exception):
             serve.delete("screening")
