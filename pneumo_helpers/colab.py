@@ -42,6 +42,7 @@ EXTRAS = {
     "vit": "chapter 5's pretrained ViT (KerasHub)",
     "edge": "chapter 10 (the LiteRT interpreter, ONNX export and ONNX Runtime)",
     "oversight": "chapter 12 (MAPIE, the cross-check of the conformal prediction sets)",
+    "service": "chapter 14 (FastAPI, uvicorn, httpx, multipart, fhir.resources, pydicom, Ray)",
 }
 
 #: Requirements installed without their own dependencies, and why. Each one's declared pins
