@@ -25,7 +25,7 @@ One idea per file:
 """
 
 from . import fhir, scale, terminology, triage
-from .app import API_VERSION, Batcher, ModelInfo, create_app, grad_cam_png
+from .app import API_VERSION, MAX_BATCH, MAX_WAIT_MS, Batcher, ModelInfo, create_app, grad_cam_png
 from .errors import ServiceError, ServiceInputError, TerminologyError
 from .load import LoadResult, load_levels, load_test
 from .predictors import Served, keras_fingerprint, load_predictor
@@ -36,7 +36,9 @@ from .uploads import CONTENT_TYPES, MAX_UPLOAD_BYTES, check_upload, decode_uploa
 __all__ = [
     "API_VERSION",
     "CONTENT_TYPES",
+    "MAX_BATCH",
     "MAX_UPLOAD_BYTES",
+    "MAX_WAIT_MS",
     "Batcher",
     "LoadResult",
     "ScreeningReplica",

@@ -48,10 +48,15 @@ class ModelInfo:
     card_markdown: str = ""
 
 
+#: The batcher's defaults: the largest batch it gathers, and how long it waits for more.
+MAX_BATCH = 16
+MAX_WAIT_MS = 2.0
+
+
 class Batcher:
     """Gather concurrent requests into one model call: up to ``max_batch``, ``max_wait_ms``."""
 
-    def __init__(self, predict, max_batch: int = 16, max_wait_ms: float = 2.0):
+    def __init__(self, predict, max_batch: int = MAX_BATCH, max_wait_ms: float = MAX_WAIT_MS):
         self.predict, self.max_batch, self.max_wait = predict, max_batch, max_wait_ms / 1000
         self.queue: asyncio.Queue | None = None
         self.task: asyncio.Task | None = None
@@ -111,8 +116,8 @@ def create_app(
     info: ModelInfo,
     *,
     batching: bool = False,
-    max_batch: int = 16,
-    max_wait_ms: float = 2.0,
+    max_batch: int = MAX_BATCH,
+    max_wait_ms: float = MAX_WAIT_MS,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     num_threads: int = 1,
 ):
