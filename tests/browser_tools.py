@@ -72,37 +72,43 @@ def _plot(slug: str) -> str:
 
 
 def readout(page, slug: str) -> str:
-    """The readout line the figure displays now (its first annotation, as drawn)."""
-    return (
-        page.locator(f'{_plot(slug)} g.annotation[data-index="0"] text.annotation-text')
-        .text_content()
-        .strip()
-    )
+    """The readout the figure displays now (its first annotation, as drawn).
+
+    Plotly draws each ``<br>``-separated line of a text as its own ``tspan.line``; the lines
+    are joined back with ``<br>``, so that the result reads like the figure's own readout.
+    """
+    text = page.locator(f'{_plot(slug)} g.annotation[data-index="0"] text.annotation-text')
+    lines = text.locator("tspan.line").all_text_contents()
+    return "<br>".join(line.strip() for line in lines) if lines else text.text_content().strip()
 
 
 def slider_labels(page, slug: str) -> list[str]:
-    """The labels of the figure's slider steps, as drawn, in order."""
-    return [
-        text.strip()
-        for text in page.locator(
-            f"{_plot(slug)} g.slider-labels g.slider-label-group text.slider-label"
-        ).all_text_contents()
-    ]
+    """The labels of the figure's slider steps, in order (Plotly draws only those that fit)."""
+    return page.evaluate(
+        "sel => document.querySelector(sel)._fullLayout.sliders[0].steps.map(s => s.label)",
+        _plot(slug),
+    )
+
+
+def _step_position(rail: dict, index: int, n_steps: int) -> float:
+    """Where step ``index`` sits on the rail (plotly.js: 8 px rail inset, 10 px step inset)."""
+    if n_steps == 1:
+        return rail["x"] + rail["width"] / 2
+    return rail["x"] + 2 + (rail["width"] - 4) * index / (n_steps - 1)
 
 
 def move_slider(page, slug: str, label: str, timeout: float = 5_000) -> str:
-    """Click the slider's rail below ``label``; return the readout drawn for that step."""
+    """Click the slider's rail at ``label``'s step; return the readout drawn for that step."""
     labels = slider_labels(page, slug)
     if label not in labels:
         raise ValueError(f"{slug}: no slider step {label!r} among {labels}")
     index = labels.index(label)
     before = readout(page, slug)
     moved = active_step(page, slug) != label
-    page.locator(f"{_plot(slug)} rect.slider-rail-rect").scroll_into_view_if_needed()
-    box = page.locator(f"{_plot(slug)} g.slider-labels g.slider-label-group").nth(index)
-    box = box.bounding_box()
-    rail = page.locator(f"{_plot(slug)} rect.slider-rail-rect").bounding_box()
-    page.mouse.click(box["x"] + box["width"] / 2, rail["y"] + rail["height"] / 2)
+    rail = page.locator(f"{_plot(slug)} rect.slider-rail-rect")
+    rail.scroll_into_view_if_needed()
+    box = rail.bounding_box()
+    page.mouse.click(_step_position(box, index, len(labels)), box["y"] + box["height"] / 2)
     page.wait_for_function(
         "([sel, i]) => { const gd = document.querySelector(sel);"
         " return gd && gd._fullLayout && gd._fullLayout.sliders[0].active === i; }",
@@ -115,8 +121,10 @@ def move_slider(page, slug: str, label: str, timeout: float = 5_000) -> str:
     if moved:
         try:
             page.wait_for_function(
-                "([sel, old]) => { const t = document.querySelector(sel);"
-                " return t && t.textContent.trim() !== old; }",
+                "([sel, old]) => { const t = document.querySelector(sel); if (!t) return false;"
+                " const lines = Array.from(t.querySelectorAll('tspan.line'),"
+                " l => l.textContent.trim());"
+                " return (lines.length ? lines.join('<br>') : t.textContent.trim()) !== old; }",
                 arg=[selector, before],
                 timeout=timeout,
             )

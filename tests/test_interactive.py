@@ -166,7 +166,7 @@ def test_rounds_readouts_and_reference_lines(figures):
 def test_formats_readouts_and_bad_tables(figures, edge_table):
     figure = figures["formats"]
     assert figure.readouts["LiteRT int8"] == (
-        "LiteRT int8: small 9.5 KB, 0.090 ms, AUC 0.931; large 110.2 KB, 0.210 ms, AUC 0.949"
+        "LiteRT int8:<br>small 9.5 KB, 0.090 ms, AUC 0.931<br>large 110.2 KB, 0.210 ms, AUC 0.949"
     )
     with pytest.raises(ValueError, match="lacks the columns"):
         interactive.formats_explorer(

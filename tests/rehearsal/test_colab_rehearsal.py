@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 
+import nbformat
 import pytest
 import rehearsal
+from browser_tools import BROWSER_ARGS, figures_on, find_browser, move_slider
+
+#: The chapters whose outputs hold interactive figures, and how many.
+INTERACTIVE = {"02_baseline_cnn": 2, "08_federated_learning": 1, "10_edge_deployment": 1}
 
 pytestmark = pytest.mark.rehearsal
 
@@ -61,6 +67,72 @@ def test_chapter_runs_on_colab(colab, notebook, tmp_path_factory):
     assert len(lines) == 1 and lines[0].startswith("Colab setup:"), outcome.setup_output
     if re.match(r"\d\d_", notebook.name):
         assert outcome.first_output.startswith("Profile 'quick' ("), outcome.first_output[:300]
+    if notebook.stem in INTERACTIVE:
+        check_interactive_outputs(python, work / "run" / notebook.name, INTERACTIVE[notebook.stem])
+
+
+def check_interactive_outputs(python, executed, expected: int) -> None:
+    """The chapter's interactive figures, as Colab's output frame would draw them.
+
+    Each figure's output must carry the HTML snippet, Plotly's JSON (JupyterLab) and the
+    static PNG. Colab's frame has no Plotly loaded, so the snippet fetches plotly.js from
+    Plotly's CDN; here the CDN address is answered with the script of the plotly version
+    on the rehearsed runtime (Colab's), and every slider step must draw its readout.
+    """
+    nb = nbformat.read(executed, as_version=4)
+    bundles = [
+        output["data"]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if "pneumo-interactive" in str(output.get("data", {}).get("text/html", ""))
+    ]
+    assert len(bundles) == expected, f"{executed.name}: {len(bundles)} interactive figures"
+    for bundle in bundles:
+        assert {"text/html", "application/vnd.plotly.v1+json", "image/png"} <= set(bundle)
+    script = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import plotly, pathlib; print(pathlib.Path(plotly.__file__).parent"
+            " / 'package_data' / 'plotly.min.js')",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    version = subprocess.run(
+        [str(python), "-c", "from plotly.offline import get_plotlyjs_version as v; print(v())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    cdn = f"https://cdn.plot.ly/plotly-{version}.min.js"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=find_browser(), args=BROWSER_ARGS)
+        try:
+            for i, bundle in enumerate(bundles):
+                html = bundle["text/html"]
+                html = html if isinstance(html, str) else "".join(html)
+                assert cdn in html, f"{executed.name}: the snippet does not load {cdn}"
+                frame = executed.parent / f"output-{i}.html"
+                frame.write_text(f"<html><head></head><body>{html}</body></html>")
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                errors = []
+                page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
+                page.route(cdn, lambda r: r.fulfill(path=script, content_type="text/javascript"))
+                page.goto(frame.as_uri())
+                (slug,) = figures_on(page)
+                slider = bundle["application/vnd.plotly.v1+json"]["layout"]["sliders"][0]
+                for step in [*slider["steps"][1:], slider["steps"][0]]:
+                    expected_text = step["args"][1]["annotations[0].text"]
+                    assert move_slider(page, slug, step["label"]) == expected_text, step["label"]
+                assert errors == [], errors
+                page.close()
+        finally:
+            browser.close()
 
 
 def record_installs(notebook, base, after):

@@ -6,18 +6,14 @@ the site (and to an anchor on it) resolves, and each chapter's Colab button poin
 that chapter's notebook in the configured repository. A screenshot of a chapter page is
 kept in ``_build/screenshots`` (uploaded as a CI artefact).
 
-The browser is found by :func:`find_browser` (``PNEUMO_BROWSER``, else Chromium or
-Chrome on the PATH); ``make test`` installs Debian's Chromium when none is present.
+The browser is found by :func:`browser_tools.find_browser` (``PNEUMO_BROWSER``, else
+Chromium or Chrome on the PATH); ``make test`` installs Debian's Chromium when none is
+present.
 """
 
 from __future__ import annotations
 
-import functools
-import http.server
-import os
 import re
-import shutil
-import threading
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlparse
 
@@ -27,36 +23,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-# The flags a sandboxed, offline machine needs: no background connections to Google.
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT_PAGE = "chapters/02_baseline_cnn"
-
-
-def find_browser() -> str:
-    """Return the path of a Chromium-family browser, or fail saying how to get one."""
-    configured = os.environ.get("PNEUMO_BROWSER", "").strip()
-    if configured:
-        if not Path(configured).is_file():
-            pytest.fail(f"PNEUMO_BROWSER={configured!r} is not a file: point it at a Chromium.")
-        return configured
-    for name in BROWSERS:
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail(
-        "The site is checked in headless Chromium and none was found. Install it "
-        "(Debian/Ubuntu: `apt-get install chromium`; `make test` does this when it can) "
-        "or set PNEUMO_BROWSER to a Chromium or Chrome executable."
-    )
 
 
 def toc_pages() -> list[str]:
@@ -68,37 +35,23 @@ def notebook_pages() -> list[str]:
     return [page for page in toc_pages() if (ROOT / f"{page}.ipynb").exists()]
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # keep the test output readable
-        pass
+def _offline(route, site_url: str, log: dict) -> None:
+    """The browser has no internet: a request outside the site is refused, and recorded."""
+    url = route.request.url
+    if url.startswith(site_url) or url.startswith("data:"):
+        route.continue_()
+    else:
+        log["outside"].append(url)
+        route.abort()
 
 
-@pytest.fixture(scope="module")
-def site_url():
-    if not (HTML / "index.html").exists():
-        pytest.fail("_build/html is missing: run `make test` (it builds the site first)")
-    handler = functools.partial(_QuietHandler, directory=str(HTML))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    executable = find_browser()
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=executable, args=BROWSER_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
+def _console_error(message, site_url: str, log: dict) -> None:
+    if message.type != "error":
+        return
+    where = (message.location or {}).get("url", "")
+    if message.text.startswith("Failed to load resource") and not where.startswith(site_url):
+        return  # a refused request outside the site: recorded in "outside"
+    log["errors"].append(f"{message.text} ({where})")
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +59,17 @@ def visited(browser, site_url):
     """Open every page of the table of contents once; record what the browser saw."""
     seen = {}
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    log = {"errors": [], "outside": [], "failed": []}
+    page.on("pageerror", lambda error: log["errors"].append(f"uncaught: {error}"))
+    page.on("console", lambda message: _console_error(message, site_url, log))
+    page.on("response", lambda r: r.status >= 400 and log["failed"].append(f"{r.status} {r.url}"))
+    page.route("**/*", lambda route: _offline(route, site_url, log))
     for entry in toc_pages():
+        for kept in log.values():
+            kept.clear()
         url = urljoin(site_url, f"{entry}.html")
         response = page.goto(url, wait_until="load", timeout=60_000)
+        page.wait_for_timeout(300)  # scripts that run after load (theme, toggles) log too
         images = page.evaluate(
             """() => Array.from(document.images).map(img => ({
                 src: img.currentSrc || img.src, complete: img.complete,
@@ -125,6 +86,7 @@ def visited(browser, site_url):
                 """() => Array.from(document.querySelectorAll(
                     'a[href^="https://colab.research.google.com/"]'), a => a.href)"""
             ),
+            **{key: list(kept) for key, kept in log.items()},
         }
         if entry == SCREENSHOT_PAGE:
             SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -187,3 +149,18 @@ def test_a_screenshot_of_a_chapter_is_kept(visited):
     assert shot.is_file(), f"no screenshot at {shot}"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 50_000, "the screenshot is suspiciously small (blank page?)"
+
+
+@pytest.mark.parametrize("entry", toc_pages())
+def test_no_page_logs_a_javascript_error(visited, entry):
+    assert visited[entry]["errors"] == [], f"{entry}: {visited[entry]['errors']}"
+    assert visited[entry]["failed"] == [], (
+        f"{entry}: requests that failed: {visited[entry]['failed']}"
+    )
+
+
+@pytest.mark.parametrize("entry", toc_pages())
+def test_no_page_needs_a_script_from_outside_the_site(visited, entry):
+    """Offline, a page must still work: Plotly in particular is served by the site itself."""
+    outside = visited[entry]["outside"]
+    assert not [url for url in outside if "plot" in url.lower()], f"{entry}: {outside}"
