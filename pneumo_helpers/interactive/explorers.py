@@ -585,7 +585,7 @@ def formats_readout(format_name: str, rows: Mapping[str, Mapping[str, float]]) -
         f"AUC {row['test AUC']:.3f}"
         for name, row in rows.items()
     ]
-    return f"{format_name}: " + "; ".join(parts)
+    return f"{format_name}:<br>" + "<br>".join(parts)  # one line per candidate
 
 
 def formats_explorer(table, candidates: Sequence[str], formats: Sequence[str]) -> InteractiveFigure:
@@ -654,8 +654,8 @@ def formats_explorer(table, candidates: Sequence[str], formats: Sequence[str]) -
         trace.marker.size = emphasis(0)["marker.size"][index]
         trace.marker.opacity = emphasis(0)["marker.opacity"][index]
     fig.update_layout(
-        height=520,
-        margin={"t": 130, "b": 40, "l": 60, "r": 20},
+        height=580,
+        margin={"t": 170, "b": 40, "l": 60, "r": 20},
         legend=RIGHT_LEGEND,
         sliders=[
             _slider(
@@ -677,7 +677,7 @@ def formats_explorer(table, candidates: Sequence[str], formats: Sequence[str]) -
     )
     # Assigned, as in threshold_explorer: the readout must be annotation 0.
     fig.layout.annotations = (
-        _readout_annotation(readouts[formats[0]]) | {"y": 1.2},
+        _readout_annotation(readouts[formats[0]]) | {"y": 1.1},
         *fig.layout.annotations,
     )
     static, (by_size, by_latency) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
