@@ -264,8 +264,9 @@ def threshold_explorer(
         figure=fig,
         fallback_png=figure_png(static),
         caption=(
-            "Try: drag the threshold slider to 0.10 and then to 0.90, and watch sensitivity "
-            "trade against specificity and the confusion matrix change; the dashed line is "
+            "Try: drag the threshold slider to 0.10 and then to 0.90, and read how "
+            "sensitivity, specificity, PPV, NPV and the confusion matrix change; the dashed "
+            "line is "
             f"the threshold {chosen_by}."
         ),
         alt=(
@@ -565,9 +566,9 @@ def rounds_explorer(
         figure=fig,
         fallback_png=figure_png(static),
         caption=(
-            "Try: move the round slider back to the first rounds to see how far apart the "
-            "IID and non-IID federations start; click a hospital in the legend to hide or "
-            "show it."
+            "Try: move the round slider from the first round to the last and compare the "
+            "federations round by round; click a hospital (or pooled training) in the legend "
+            "to hide or show its line."
         ),
         alt=f"{metric} of the global model round by round. "
         + rounds_readout(rounds[-1], curves)
@@ -702,9 +703,9 @@ def formats_explorer(table, candidates: Sequence[str], formats: Sequence[str]) -
         figure=fig,
         fallback_png=figure_png(static),
         caption=(
-            "Try: step the format slider from float32 to full-integer int8 and watch each "
-            "candidate's point move left (smaller, or faster) and how little it moves down "
-            "(test AUC)."
+            "Try: step the format slider from float32 through the int8 formats to ONNX, and "
+            "read how each candidate's file size, latency and test AUC change (the large "
+            "marker is the format shown)."
         ),
         alt="File size and median latency against test AUC for each candidate and format. "
         + " ".join(readouts[f] + "." for f in formats),
