@@ -90,7 +90,7 @@ def slider_labels(page, slug: str) -> list[str]:
     )
 
 
-def _step_position(rail: dict, index: int, n_steps: int) -> float:
+def step_position(rail: dict, index: int, n_steps: int) -> float:
     """Where step ``index`` sits on the rail (plotly.js: 8 px rail inset, 10 px step inset)."""
     if n_steps == 1:
         return rail["x"] + rail["width"] / 2
@@ -108,7 +108,7 @@ def move_slider(page, slug: str, label: str, timeout: float = 5_000) -> str:
     rail = page.locator(f"{_plot(slug)} rect.slider-rail-rect")
     rail.scroll_into_view_if_needed()
     box = rail.bounding_box()
-    page.mouse.click(_step_position(box, index, len(labels)), box["y"] + box["height"] / 2)
+    page.mouse.click(step_position(box, index, len(labels)), box["y"] + box["height"] / 2)
     page.wait_for_function(
         "([sel, i]) => { const gd = document.querySelector(sel);"
         " return gd && gd._fullLayout && gd._fullLayout.sliders[0].active === i; }",

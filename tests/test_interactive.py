@@ -29,6 +29,7 @@ from browser_tools import (
     numbers,
     readout,
     slider_labels,
+    step_position,
     toggle_legend,
 )
 
@@ -335,3 +336,88 @@ def test_where_plotly_cannot_load_the_static_image_opens(browser, figures, tmp_p
     page.wait_for_function(f"() => document.getElementById('{figure.element_id}-fallback').open")
     assert page.locator(f"#{figure.element_id}-fallback img").evaluate("i => i.naturalWidth") > 0
     assert page.outside == [interactive.cdn_url()]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_in_jupyterlab_the_figure_draws_and_its_slider_moves(browser, figures, tmp_path):
+    """JupyterLab draws Plotly's JSON with plotly's own renderer (installed with plotly).
+
+    That renderer shows the output's PNG first and turns it into the interactive figure
+    when the pointer enters it; then the slider moves as on the site.
+    """
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import nbformat
+
+    figure = figures["threshold"]
+    notebook = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("threshold_figure")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=figure._repr_mimebundle_())]
+    notebook.cells = [cell]
+    # A kernel named, or JupyterLab asks for one in a dialog that covers the page.
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(notebook, tmp_path / "figure.ipynb")
+    port, token = _free_port(), "pneumo-test"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+         f"--port={port}", "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={tmp_path}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start within a minute")
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{base}/lab/tree/figure.ipynb?token={token}", timeout=60_000)
+        image = page.locator(".jp-RenderedPlotly img.plot-img")
+        image.wait_for(state="visible", timeout=60_000)
+        plot = ".js-plotly-plot"  # the renderer's own node becomes the plot
+        for _ in range(10):  # the notebook is still laying out: point at the image again
+            page.wait_for_timeout(1_000)
+            box = image.bounding_box()
+            if box is None:
+                break
+            page.mouse.move(0, 0)
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            if page.locator(plot).count():
+                break
+        page.wait_for_selector(plot, timeout=30_000)
+        text = f'{plot} g.annotation[data-index="0"] text.annotation-text'
+        page.wait_for_selector(text, timeout=30_000)
+        assert page.locator(text).text_content() == figure.readouts["0.45"]
+        rail = page.locator(f"{plot} rect.slider-rail-rect")
+        rail.scroll_into_view_if_needed()
+        labels = list(figure.readouts)
+        x = step_position(rail.bounding_box(), labels.index("0.30"), len(labels))
+        box = rail.bounding_box()
+        page.mouse.click(x, box["y"] + box["height"] / 2)
+        page.wait_for_function(
+            "([sel, want]) => document.querySelector(sel)?.textContent === want",
+            arg=[text, figure.readouts["0.30"]],
+            timeout=10_000,
+        )
+        assert errors == [], errors
+        page.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

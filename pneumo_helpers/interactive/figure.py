@@ -11,7 +11,8 @@ of the same figure, and each place that shows a notebook picks the one it can dr
   sits in a *details* element (for screen readers and print), opened by itself when the
   script cannot load.
 * ``application/vnd.plotly.v1+json``: JupyterLab draws this with the renderer that the
-  ``plotly`` package installs.
+  ``plotly`` package installs. That renderer shows the output's PNG first and turns it
+  into the interactive figure when the pointer enters it.
 * ``image/png``: the static fallback, drawn with matplotlib. The PDF export and viewers
   without JavaScript (GitHub's, nbviewer without scripts) show it.
 
