@@ -28,7 +28,21 @@ from .figure import InteractiveFigure, figure_png
 #: Legends sit right of the plot, clear of the slider below it (a click there must move it).
 RIGHT_LEGEND = {"x": 1.02, "y": 1, "xanchor": "left", "yanchor": "top"}
 
-PALETTE = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#949494")
+PALETTE = (
+    *("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc"),
+    *("#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9"),
+)
+#: Dash patterns of the reference lines, each with its own colour as well (plotly, matplotlib).
+REFERENCE_DASHES = (("dot", ":"), ("dashdot", "-."), ("longdash", (0, (8, 3))))
+
+
+def _reference_style(j: int, n_curves: int) -> tuple[str, str, object]:
+    """Colour, plotly dash and matplotlib dash of reference line ``j`` (0: black, dashed)."""
+    if j == 0:
+        return "black", "dash", "--"
+    colour = PALETTE[(n_curves + j - 1) % len(PALETTE)]
+    plotly_dash, matplotlib_dash = REFERENCE_DASHES[(j - 1) % len(REFERENCE_DASHES)]
+    return colour, plotly_dash, matplotlib_dash
 
 
 def _check_probability(value: float, what: str) -> float:
@@ -464,6 +478,7 @@ def rounds_explorer(
     """
     import matplotlib.pyplot as plt
     import plotly.graph_objects as go
+    from matplotlib.ticker import MaxNLocator
 
     curves = {name: {int(r): float(v) for r, v in dict(c).items()} for name, c in curves.items()}
     if not curves or not all(curves.values()):
@@ -492,8 +507,8 @@ def rounds_explorer(
                 mode="lines",
                 name=f"{name} ({value:.3f})",
                 line={
-                    "color": "black" if j == 0 else PALETTE[(len(curves) + j) % len(PALETTE)],
-                    "dash": "dash" if j == 0 else "dot",
+                    "color": _reference_style(j, len(curves))[0],
+                    "dash": _reference_style(j, len(curves))[1],
                     "width": 1.8,
                 },
                 hovertemplate=f"{name}: {value:.3f}<extra></extra>",
@@ -553,12 +568,13 @@ def rounds_explorer(
     for j, (name, value) in enumerate(references.items()):
         ax.axhline(
             value,
-            color="black" if j == 0 else PALETTE[(len(curves) + j) % len(PALETTE)],
-            ls="--" if j == 0 else ":",
+            color=_reference_style(j, len(curves))[0],
+            ls=_reference_style(j, len(curves))[2],
             lw=1.3,
             label=f"{name} ({value:.3f})",
         )
     ax.set(xlabel="communication round", ylabel=metric, ylim=y_range)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rounds are whole numbers
     ax.legend(loc="lower right", fontsize=7)
     static.tight_layout()
     return InteractiveFigure(
