@@ -195,6 +195,7 @@ def test_each_output_carries_the_plot_its_fallback_and_a_caption(figures):
         assert f'class="{interactive.MARKER}"' in page and "<figcaption>Try:" in page
         assert f'aria-label="{figure.alt[:20]}' in page.replace("&#x27;", "'")
         assert interactive.cdn_url() in page  # only where no page has loaded Plotly
+        assert "<br>" not in figure.alt and "<br>" not in figure.caption  # read aloud as is
         assert "</script>" not in page.split("var spec = ")[1].split(";\n")[0]
 
 

@@ -21,17 +21,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import seaborn
 
 from .figure import InteractiveFigure, figure_png
 
-#: Colours of the lines (the colour-blind-safe palette of the course's matplotlib style).
 #: Legends sit right of the plot, clear of the slider below it (a click there must move it).
 RIGHT_LEGEND = {"x": 1.02, "y": 1, "xanchor": "left", "yanchor": "top"}
 
-PALETTE = (
-    *("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc"),
-    *("#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9"),
-)
+#: Colours of the lines: the colour-blind-safe palette of the course's matplotlib style
+#: (pneumo_helpers.plots.use_course_style), so both renderings of a figure agree.
+PALETTE = tuple(seaborn.color_palette("colorblind").as_hex())
 #: Dash patterns of the reference lines, each with its own colour as well (plotly, matplotlib).
 REFERENCE_DASHES = (("dot", ":"), ("dashdot", "-."), ("longdash", (0, (8, 3))))
 
@@ -43,6 +42,13 @@ def _reference_style(j: int, n_curves: int) -> tuple[str, str, object]:
     colour = PALETTE[(n_curves + j - 1) % len(PALETTE)]
     plotly_dash, matplotlib_dash = REFERENCE_DASHES[(j - 1) % len(REFERENCE_DASHES)]
     return colour, plotly_dash, matplotlib_dash
+
+
+def _vline(x: float, colour: str = "black", width: float = 2, dash: str | None = None) -> dict:
+    """A vertical line across the plot at ``x`` (a Plotly shape); the sliders move shape 0."""
+    line = {"color": colour, "width": width} | ({"dash": dash} if dash else {})
+    return {"type": "line", "xref": "x", "yref": "y domain", "y0": 0, "y1": 1, "x0": x, "x1": x,
+            "line": line}  # fmt: skip
 
 
 def _check_probability(value: float, what: str) -> float:
@@ -137,7 +143,7 @@ def threshold_explorer(
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    from ..evaluation import binary_metrics
+    from ..evaluation import binary_metrics, plot_confusion_matrix
 
     labels = np.asarray(labels)
     scores = np.asarray(scores, dtype=float)
@@ -204,12 +210,7 @@ def threshold_explorer(
     )
     fig.update_yaxes(autorange="reversed", row=1, col=2, title_text="truth")
     fig.update_xaxes(title_text="threshold", range=[0, 1], row=1, col=1)
-    fig.update_yaxes(range=[0, 1.02], row=1, col=1)
-    moving = {"type": "line", "xref": "x", "yref": "y domain", "y0": 0, "y1": 1}
-    moving |= {"line": {"color": "black", "width": 2}}
-    marked = {"type": "line", "xref": "x", "yref": "y domain", "y0": 0, "y1": 1}
-    marked |= {"x0": chosen_threshold, "x1": chosen_threshold}
-    marked |= {"line": {"color": "#555", "dash": "dash", "width": 1.5}}
+    fig.update_yaxes(range=[0, 1.02], title_text="share", row=1, col=1)
     readouts = {f"{t:.2f}": threshold_readout(m) for t, m in zip(thresholds, steps, strict=True)}
     label_chosen = {
         "text": f"{chosen_by}: {chosen_threshold:.2f}",
@@ -225,7 +226,7 @@ def threshold_explorer(
         height=500,
         margin={"t": 110, "b": 40, "l": 60, "r": 20},
         legend=RIGHT_LEGEND,
-        shapes=[moving | {"x0": thresholds[active], "x1": thresholds[active]}, marked],
+        shapes=[_vline(thresholds[active]), _vline(chosen_threshold, "#555", 1.5, "dash")],
         sliders=[
             _slider(
                 [f"{t:.2f}" for t in thresholds],
@@ -260,18 +261,11 @@ def threshold_explorer(
     for i, (key, label) in enumerate(names.items()):
         left.plot(curve_t, [m[key] for m in curve], color=PALETTE[i], label=label, lw=2)
     left.axvline(chosen_threshold, color="#555", ls="--", lw=1.2, label=chosen_by)
-    left.set(xlabel="threshold", ylim=(0, 1.02), title=f"Metrics on the {split} split")
+    left.set(xlabel="threshold", ylabel="share", ylim=(0, 1.02))
+    left.set_title(f"Metrics on the {split} split")
     left.legend(loc="lower left", fontsize=8)
     chosen = binary_metrics(labels, scores, chosen_threshold)
-    counts = np.array(matrix(chosen))
-    right.imshow(counts, cmap="Blues")
-    for r in range(2):
-        for c in range(2):
-            right.text(c, r, f"{cells[r][c]}\n{counts[r, c]}", ha="center", va="center")
-    right.set_xticks([0, 1], ["called normal", "called pneumonia"])
-    right.set_yticks([0, 1], ["normal", "pneumonia"])
-    right.grid(False)
-    right.set_title(f"At the threshold {chosen_by} ({chosen_threshold:.2f})")
+    plot_confusion_matrix(labels, scores, chosen_threshold, ax=right)
     static.tight_layout()
     return InteractiveFigure(
         name="threshold-explorer",
@@ -340,32 +334,10 @@ def prevalence_explorer(
         )
     readouts = {f"{p:.0%}": prevalence_readout(p, sensitivity, specificity) for p in prevalences}
     active = int(np.argmin([abs(p - min(settings.values(), default=0.05)) for p in prevalences]))
-    shapes = [
-        {
-            "type": "line",
-            "xref": "x",
-            "yref": "y domain",
-            "y0": 0,
-            "y1": 1,
-            "x0": prevalences[active] * 100,
-            "x1": prevalences[active] * 100,
-            "line": {"color": "black", "width": 2},
-        }
-    ]
+    shapes = [_vline(prevalences[active] * 100)]
     marks = []
     for name, p in settings.items():
-        shapes.append(
-            {
-                "type": "line",
-                "xref": "x",
-                "yref": "y domain",
-                "y0": 0,
-                "y1": 1,
-                "x0": p * 100,
-                "x1": p * 100,
-                "line": {"color": "#555", "dash": "dash", "width": 1.5},
-            }
-        )
+        shapes.append(_vline(p * 100, "#555", 1.5, "dash"))
         marks.append(
             {
                 "text": f"{name} ({p:.0%})",
@@ -522,18 +494,7 @@ def rounds_explorer(
         xaxis={"title": {"text": "communication round"}, "dtick": 1},
         yaxis={"title": {"text": metric}, "range": list(y_range)},
         legend=RIGHT_LEGEND | {"title": {"text": "click to hide or show"}},
-        shapes=[
-            {
-                "type": "line",
-                "xref": "x",
-                "yref": "y domain",
-                "y0": 0,
-                "y1": 1,
-                "x0": rounds[active],
-                "x1": rounds[active],
-                "line": {"color": "#333", "width": 1.5},
-            }
-        ],
+        shapes=[_vline(rounds[active], "#333", 1.5)],
         annotations=[_readout_annotation(readouts[str(rounds[active])])],
         sliders=[
             _slider(
@@ -724,6 +685,6 @@ def formats_explorer(table, candidates: Sequence[str], formats: Sequence[str]) -
             "marker is the format shown)."
         ),
         alt="File size and median latency against test AUC for each candidate and format. "
-        + " ".join(readouts[f] + "." for f in formats),
+        + " ".join(readouts[f].replace(":<br>", ": ").replace("<br>", "; ") + "." for f in formats),
         readouts=readouts,
     )
