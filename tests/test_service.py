@@ -387,6 +387,26 @@ def test_a_simulated_day_puts_pneumonia_first_and_says_what_normals_pay():
         )
 
 
+def test_simulated_days_are_independent_streams_each_the_day_of_its_seed():
+    from pneumo_helpers.service import triage
+
+    rng = np.random.default_rng(1)
+    labels = np.array([1] * 60 + [0] * 140)
+    scores = np.clip(0.6 * labels + rng.normal(0.2, 0.15, size=200), 0, 1)
+    settings = dict(arrivals_per_hour=10, minutes_per_study=5.4, rule_out_threshold=0.15)
+    rows = triage.simulate_days(scores, labels, seeds=range(3, 23), **settings)
+    assert len(rows) == 20 * len(triage.POLICIES)
+    for seed in (3, 22):
+        day = [{k: v for k, v in r.items() if k != "seed"} for r in rows if r["seed"] == seed]
+        assert day == triage.simulate_day(scores, labels, seed=seed, **settings)
+    medians = [r["pneumonia median"] for r in rows if r["policy"] == "fifo"]
+    assert len(set(medians)) == len(medians)  # twenty different days
+    ruled_out = {r["ruled out"] for r in rows if r["policy"] == "rule_out"}
+    assert ruled_out == {int((scores < 0.15).sum())}  # the rule-out reads the scores only
+    with pytest.raises(service.ServiceError, match="seeds is empty"):
+        triage.simulate_days(scores, labels, seeds=[], **settings)
+
+
 def test_two_ray_serve_replicas_give_the_fastapi_answers_and_leave_no_ray(trained, litert_client):
     import subprocess
 

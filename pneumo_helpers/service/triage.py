@@ -12,8 +12,9 @@ takes each in turn (non-pre-emptive), with exponential reading times of mean
 :func:`simulate_worklist` returns every study's time to report; :func:`summarise` turns it
 into the median and 90th percentile for pneumonia and normal cases, and the pneumonias
 that a rule-out sent home unread; :func:`simulate_day` runs the three policies on the same
-arrivals and reading times and returns one summary row each. Everything here is simulated,
-with the parameters given.
+arrivals and reading times and returns one summary row each, and :func:`simulate_days` does
+so for several days, each drawn from its own independent random stream. Everything here is
+simulated, with the parameters given.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ class Worklist:
         return self.report - self.arrival
 
 
-def arrivals(n: int, arrivals_per_hour: float, seed: int = 0) -> np.ndarray:
+def arrivals(
+    n: int, arrivals_per_hour: float, seed: int | np.random.SeedSequence = 0
+) -> np.ndarray:
     """Return the arrival minutes of ``n`` studies of a Poisson process (exponential gaps)."""
     if n < 1 or arrivals_per_hour <= 0:
         raise ServiceError("n must be at least 1 and arrivals_per_hour above 0.")
@@ -138,7 +141,9 @@ def simulate_day(
 
     The studies are ``scores`` and ``labels`` (e.g. the test split's) in an order shuffled by
     ``seed``; their arrival times (Poisson, :func:`arrivals`) and reading times (exponential,
-    mean ``minutes_per_study``) are drawn once and shared by the policies.
+    mean ``minutes_per_study``) are drawn once and shared by the policies. The seed is split
+    into independent streams (:class:`numpy.random.SeedSequence`), so consecutive seeds give
+    independent days.
 
     Raises:
         ServiceError: scores and labels of different lengths, or a reading time not above 0.
@@ -146,10 +151,13 @@ def simulate_day(
     scores, labels = np.asarray(scores, float), np.asarray(labels).astype(int)
     if len(scores) != len(labels) or minutes_per_study <= 0:
         raise ServiceError("scores and labels need one entry a study; minutes_per_study > 0.")
-    rng = np.random.default_rng(seed)
+    # Two independent child streams of the day's seed: one for the order and the reading
+    # times, one for the arrivals. No two seeds' days share random numbers.
+    day_stream, arrival_stream = np.random.SeedSequence(int(seed)).spawn(2)
+    rng = np.random.default_rng(day_stream)
     order = rng.permutation(len(scores))
     reading = rng.exponential(minutes_per_study, size=len(scores))
-    arrival = arrivals(len(scores), arrivals_per_hour, seed=seed + 1)
+    arrival = arrivals(len(scores), arrivals_per_hour, seed=arrival_stream)
     rows = []
     for policy in POLICIES:
         day = simulate_worklist(
@@ -157,3 +165,37 @@ def simulate_day(
         )
         rows.append({"policy": policy, **summarise(day, labels[order])})
     return rows
+
+
+def simulate_days(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    *,
+    seeds: range | list[int] | tuple[int, ...],
+    arrivals_per_hour: float,
+    minutes_per_study: float,
+    rule_out_threshold: float,
+) -> list[dict]:
+    """Run :func:`simulate_day` once per seed; its rows, each with its ``"seed"``.
+
+    One day's queue is noisy (a few long readings build a backlog), so a comparison of the
+    policies rests on many days, each policy on the same days.
+
+    Raises:
+        ServiceError: no seed, or any error of :func:`simulate_day`.
+    """
+    seeds = [int(seed) for seed in seeds]
+    if not seeds:
+        raise ServiceError("seeds is empty: give at least one seed, one simulated day each.")
+    return [
+        {"seed": seed, **row}
+        for seed in seeds
+        for row in simulate_day(
+            scores,
+            labels,
+            arrivals_per_hour=arrivals_per_hour,
+            minutes_per_study=minutes_per_study,
+            rule_out_threshold=rule_out_threshold,
+            seed=seed,
+        )
+    ]
