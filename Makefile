@@ -8,7 +8,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
 # CI and the tests use the shared copy of the data; elsewhere data/ or PNEUMO_DATA_DIR.
 
-.PHONY: install browser book test lab lint format benchmark clean
+.PHONY: install browser book test lab lint format benchmark times clean
 
 install: $(STAMP)
 
@@ -64,6 +64,16 @@ format: install
 ## Model quality and time over 3 seeds on the quick profile.
 benchmark: install
 	$(BIN)/python benchmarks/run.py --seeds 3 --profile quick --out benchmarks/results.json
+
+## Each chapter's execution time for the instructor guide (benchmarks/chapter_times.json):
+## the chapters run under nbval one at a time, never two trainings at once, so run it with
+## nothing else on the machine. MACHINE describes the machine and what else it was doing.
+MACHINE ?= $(shell nproc 2>/dev/null || echo ?) cores ($(strip $(shell sed -n 's/^model name[^:]*: //p' \
+	/proc/cpuinfo 2>/dev/null | head -n 1))), chapters run one at a time by make times
+times: install
+	$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+		--nbval-cell-timeout=1200 chapters
+	$(BIN)/python -m pneumo_helpers.course chapter-times --machine "$(MACHINE)"
 
 clean:
 	rm -rf _build

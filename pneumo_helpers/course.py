@@ -164,9 +164,11 @@ def chapter_times(
 ) -> dict:
     """Record each chapter's execution seconds from the book's execution cache.
 
-    ``make test`` puts every chapter it executed into ``_build/.jupyter_cache`` with its
-    execution time; this copies those times into ``benchmarks/chapter_times.json`` under
-    ``profile``, next to the times already recorded for other profiles.
+    ``make test`` and ``make times`` put every chapter they executed into
+    ``_build/.jupyter_cache`` with its execution time; this copies each chapter's newest
+    time into ``benchmarks/chapter_times.json`` under ``profile``, next to the times already
+    recorded for other profiles. ``make times`` runs the chapters one at a time, as a timing
+    needs; ``make test`` runs two at once, so its times are those of a shared CPU.
 
     Raises:
         CourseError: the cache is missing or holds no executed chapter.
@@ -184,7 +186,8 @@ def chapter_times(
         raise CourseError(f"{cache_dir} does not exist: run `make test` first to execute chapters.")
     cache = get_cache(str(cache_dir))
     seconds: dict[str, float] = {}
-    for record in cache.list_cache_records():
+    # The cache keeps one record per version of a chapter's code: take each chapter's newest.
+    for record in sorted(cache.list_cache_records(), key=lambda record: record.created):
         path = Path(record.uri)
         value = (record.data or {}).get("execution_seconds")
         if path.suffix == ".ipynb" and value is not None:

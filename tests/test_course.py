@@ -113,6 +113,26 @@ def test_chapter_times_come_from_the_execution_cache(tmp_path):
     assert json.loads(out.read_text())["full"]["seconds"] == {"09_example": 3.0}
 
 
+def test_chapter_times_take_each_chapters_newest_execution(tmp_path):
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    chapter = tmp_path / "chapters" / "09_example.ipynb"
+    chapter.parent.mkdir()
+    cache = get_cache(str(tmp_path / "_build" / ".jupyter_cache"))
+    for code, seconds in (("1 + 1", 99.0), ("2 + 2", 41.0)):  # an edit, then a new run
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        nb.cells[0].outputs, nb.cells[0].execution_count = [], 1
+        nbformat.write(nb, chapter)
+        cache.cache_notebook_bundle(
+            CacheBundleIn(nb, str(chapter), data={"execution_seconds": seconds}),
+            check_validity=False,
+        )
+    assert len(cache.list_cache_records()) == 2  # the cache keeps both versions
+    table = course.chapter_times("quick", root=tmp_path, out=tmp_path / "times.json")
+    assert table["quick"]["seconds"] == {"09_example": 41.0}
+
+
 def test_chapter_times_without_a_cache_says_what_to_do(tmp_path):
     with pytest.raises(course.CourseError, match="make test"):
         course.chapter_times("quick", root=tmp_path)
