@@ -254,3 +254,57 @@ def test_a_student_trains_on_distillation_batches_and_reports_the_hard_label_auc
     assert 0.0 <= result.history["val_auc"][-1] <= 1.0
     with pytest.raises(edge.EdgeError, match="teacher scores"):
         edge.distillation_targets([0, 1], [0.5])
+
+
+def test_the_anatomy_of_a_file_adds_up_and_shows_what_int8_does_not_shrink(trained):
+    model = trained["model"]
+    float32 = edge.litert_anatomy(trained["files"]["float32"])
+    int8 = edge.litert_anatomy(trained["files"]["int8"])
+    for anatomy, path in ((float32, trained["files"]["float32"]), (int8, trained["files"]["int8"])):
+        assert anatomy.total_bytes == path.stat().st_size
+        assert anatomy.constant_bytes + anatomy.quantisation_bytes + anatomy.rest_bytes == (
+            anatomy.total_bytes
+        )
+        assert anatomy.rest_bytes > 0 and anatomy.operators > 0 and anatomy.tensors > 0
+    # Each convolution's BatchNorm is folded into it, so every layer with a kernel ends up
+    # with one bias per output channel: in float32 all of them are four-byte constants.
+    kernels = [layer.kernel for layer in model.layers if hasattr(layer, "kernel")]
+    kernel_values = sum(int(np.prod(kernel.shape)) for kernel in kernels)
+    biases = sum(int(kernel.shape[-1]) for kernel in kernels)
+    assert float32.constants["FLOAT32"] == 4 * (kernel_values + biases)
+    assert float32.quantisation_bytes == 0 and "INT8" not in float32.constants
+    # In the int8 file the kernels take one byte each and the biases stay 32-bit integers.
+    assert int8.constants["INT8"] == kernel_values
+    assert int8.constants["INT32"] >= 4 * biases
+    assert "FLOAT32" not in int8.constants and int8.quantisation_bytes > 0
+    # Hence the floor: a quarter of the float32 constants plus a graph that does not shrink.
+    assert int8.total_bytes > float32.constant_bytes / 4 + int8.rest_bytes
+    assert int8.total_bytes > float32.total_bytes / 4
+    row = int8.row()
+    assert list(row)[:4] == [
+        f"{kind} constants (KB)" for kind in ("float32", "float16", "int8", "int32")
+    ]
+    assert list(row)[-3:] == [
+        "quantisation parameters (KB)",
+        "graph and structure (KB)",
+        "file (KB)",
+    ]
+    assert list(float32.row()) == list(row) and row["float32 constants (KB)"] == 0
+    assert row["file (KB)"] == pytest.approx(int8.total_bytes / 1024)
+
+
+def test_the_anatomy_refuses_what_is_not_a_litert_file(trained, tmp_path):
+    with pytest.raises(edge.EdgeModelError, match="does not exist"):
+        edge.litert_anatomy(tmp_path / "nowhere.tflite")
+    with pytest.raises(edge.EdgeModelError, match="not a LiteRT file"):
+        edge.litert_anatomy(trained["files"]["onnx"])
+    empty = tmp_path / "empty.tflite"
+    empty.write_bytes(b"")
+    with pytest.raises(edge.EdgeModelError, match="not a LiteRT file"):
+        edge.litert_anatomy(empty)
+    content = trained["files"]["float32"].read_bytes()
+    for cut_at in (16, 64, 2048, len(content) // 2):
+        cut = tmp_path / f"cut_{cut_at}.tflite"
+        cut.write_bytes(content[:cut_at])
+        with pytest.raises(edge.EdgeModelError, match="corrupt|truncated"):
+            edge.litert_anatomy(cut)

@@ -21,6 +21,8 @@ interpreter, not in the deprecated ``tf.lite.Interpreter``. One idea per file:
 * :mod:`.measure`: speed on this CPU (:func:`measure_speed`, :class:`Speed`), decisions
   that flip against a reference (:func:`decision_flips`) and a model's row of the
   deployment table (:func:`deployment_metrics`);
+* :mod:`.anatomy`: what a LiteRT file holds, by part (:func:`litert_anatomy`,
+  :class:`Anatomy`): constants by type, quantisation parameters, and the graph;
 * :mod:`.distillation`: knowledge distillation (:class:`DistillationLoss`,
   :func:`distillation_batches`, :func:`compile_student`);
 * :mod:`.errors`: :class:`EdgeError` and its two kinds, :class:`EdgeModelError` (a file)
@@ -29,6 +31,7 @@ interpreter, not in the deprecated ``tf.lite.Interpreter``. One idea per file:
 Every public name is importable from here: ``from pneumo_helpers import edge``.
 """
 
+from .anatomy import Anatomy, litert_anatomy
 from .convert import (
     QUANTISATIONS,
     convert_to_litert,
@@ -51,6 +54,7 @@ from .predictor import FilePredictor, LiteRTPredictor, OnnxPredictor, check_imag
 
 __all__ = [
     "EPSILON",
+    "Anatomy",
     "QUANTISATIONS",
     "DistillationLoss",
     "EdgeError",
@@ -70,6 +74,7 @@ __all__ = [
     "distillation_batches",
     "distillation_targets",
     "export_onnx",
+    "litert_anatomy",
     "logits",
     "measure_speed",
     "quiet_native_output",
