@@ -265,7 +265,7 @@ def test_the_anatomy_of_a_file_adds_up_and_shows_what_int8_does_not_shrink(train
         assert anatomy.constant_bytes + anatomy.quantisation_bytes + anatomy.rest_bytes == (
             anatomy.total_bytes
         )
-        assert anatomy.rest_bytes > 0 and anatomy.operators > 0 and anatomy.tensors > 0
+        assert anatomy.rest_bytes > 0  # operators, names, shapes: never nothing
     # Each convolution's BatchNorm is folded into it, so every layer with a kernel ends up
     # with one bias per output channel: in float32 all of them are four-byte constants.
     kernels = [layer.kernel for layer in model.layers if hasattr(layer, "kernel")]

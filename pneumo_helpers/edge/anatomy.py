@@ -37,16 +37,12 @@ class Anatomy:
         constants: bytes of constant tensor data by element type, e.g. ``{"INT8": ...}``;
             a buffer shared by several tensors is counted once.
         quantisation_bytes: bytes of the scales and zero points of every tensor.
-        operators: the number of operators in the file's graphs.
-        tensors: the number of tensors (constants and activations).
     """
 
     path: Path
     total_bytes: int
     constants: dict[str, int] = field(default_factory=dict)
     quantisation_bytes: int = 0
-    operators: int = 0
-    tensors: int = 0
 
     @property
     def constant_bytes(self) -> int:
@@ -102,11 +98,9 @@ def litert_anatomy(path: str | os.PathLike) -> Anatomy:
         model = schema.Model.GetRootAsModel(content, 0)
         constants: dict[str, int] = {}
         counted: set[int] = set()
-        quantisation = operators = tensors = 0
+        quantisation = 0
         for g in range(model.SubgraphsLength()):
             graph = model.Subgraphs(g)
-            operators += graph.OperatorsLength()
-            tensors += graph.TensorsLength()
             for t in range(graph.TensorsLength()):
                 tensor = graph.Tensors(t)
                 parameters = tensor.Quantization()
@@ -128,7 +122,7 @@ def litert_anatomy(path: str | os.PathLike) -> Anatomy:
             f"{path.name!r} could not be read as a LiteRT model (corrupt or truncated?): "
             f"{type(error).__name__}. Convert the model again."
         ) from error
-    anatomy = Anatomy(path, len(content), constants, quantisation, operators, tensors)
+    anatomy = Anatomy(path, len(content), constants, quantisation)
     if anatomy.rest_bytes < 0:
         raise EdgeModelError(
             f"{path.name!r} claims more data than the file holds (truncated?). "
